@@ -1,0 +1,24 @@
+"""fm2s: FM2S zero-shot denoising of fluorescence micrographs.
+
+FM2S ("Fluorescence Micrograph to Self", Liu et al., arXiv 2412.10031) trains a ~3.5k-parameter
+CNN on the noisy image itself and returns the denoised image. Start with :func:`denoise`::
+
+    import fm2s
+    clean = fm2s.denoise(noisy, preset="confocal", noise_level="avg1", seed=0)
+
+Importing the package does no work: torch is imported, devices are chosen and seeds are set
+only when you denoise.
+"""
+
+from ._version import __version__
+from .api import denoise, denoise_with_metadata
+from .presets import NOISE_LEVELS, list_presets, resolve_params
+
+__all__ = [
+    "NOISE_LEVELS",
+    "__version__",
+    "denoise",
+    "denoise_with_metadata",
+    "list_presets",
+    "resolve_params",
+]

@@ -1,0 +1,90 @@
+"""Training schedules: the authors' ``reference`` schedule and the crop-based ``fast`` default.
+
+A schedule says how the network is trained, never what it learns: both use the same network,
+the same noise model and the same targets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How one FM2S model is trained.
+
+    Attributes
+    ----------
+    name : str
+        Label recorded in the output metadata.
+    stage1_steps : int
+        Adam steps mapping the raw image to the median target (structure prior).
+    noise_draws : int
+        Synthetic noisy images drawn in stage 2.
+    steps_per_draw : int
+        Adam steps taken on each draw.
+    lr : float
+        Adam learning rate (start value when ``lr_final`` is set).
+    lr_final : float or None
+        When set, the learning rate follows a cosine from ``lr`` to ``lr_final`` over stage 2.
+    crop : int or None
+        Side of the random square crops each step trains on; None trains on whole planes.
+    batch : int
+        Crops per step (ignored for whole-plane training).
+    flips : bool
+        Average the prediction over the 8 flips/rotations of the plane at inference (the
+        network is not symmetric, so this is a cheap ensemble).
+    """
+
+    name: str
+    stage1_steps: int
+    noise_draws: int
+    steps_per_draw: int
+    lr: float = 1e-3
+    lr_final: float | None = None
+    crop: int | None = None
+    batch: int = 1
+    flips: bool = False
+
+    @property
+    def total_steps(self) -> int:
+        """Optimizer steps in all (stage 1 + stage 2)."""
+        return self.stage1_steps + self.noise_draws * self.steps_per_draw
+
+    def scaled(self, fraction: float, name: str | None = None) -> Schedule:
+        """Return a copy with ``fraction`` of the steps (for warm-started planes)."""
+        return dataclasses.replace(
+            self,
+            name=name or f"{self.name}*{fraction:g}",
+            stage1_steps=max(0, round(self.stage1_steps * fraction)),
+            noise_draws=max(1, round(self.noise_draws * fraction)),
+        )
+
+
+#: The authors' schedule: 5 raw->target steps, then 450 draws x 5 steps, whole image, Adam 1e-3.
+REFERENCE = Schedule("reference", stage1_steps=5, noise_draws=450, steps_per_draw=5, lr=1e-3)
+
+#: The default: random crops, a fresh draw every step, cosine learning rate, flip ensemble.
+FAST = Schedule(
+    "fast", stage1_steps=20, noise_draws=400, steps_per_draw=1,
+    lr=4e-3, lr_final=2e-4, crop=96, batch=8, flips=True,
+)
+
+#: A short schedule for the demo and tests: seconds on a laptop CPU.
+QUICK = Schedule(
+    "quick", stage1_steps=10, noise_draws=150, steps_per_draw=1,
+    lr=5e-3, lr_final=5e-4, crop=64, batch=8, flips=False,
+)
+
+SCHEDULES: dict[str, Schedule] = {s.name: s for s in (REFERENCE, FAST, QUICK)}
+
+
+def resolve_schedule(schedule: str | Schedule) -> Schedule:
+    """Return the :class:`Schedule` named ``schedule`` (or ``schedule`` itself)."""
+    if isinstance(schedule, Schedule):
+        return schedule
+    key = str(schedule).strip().lower()
+    if key not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; choose one of: {', '.join(SCHEDULES)}")
+    return SCHEDULES[key]

@@ -1,0 +1,163 @@
+"""Training one FM2S model on one or more planes (stage 1 + stage 2 of the algorithm)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..presets import FM2SParams
+from .model import RECEPTIVE_RADIUS, FM2SNet, build_model
+from .noise import synthesize_noisy, window_mean_map
+from .schedules import Schedule
+
+StepCallback = Callable[[int, int], None]
+
+
+@dataclass
+class TrainingData:
+    """Planes prepared for training, kept on the training device.
+
+    Attributes
+    ----------
+    raw : torch.Tensor
+        ``(N, 1, H, W)`` noisy planes in [0, 1].
+    target : torch.Tensor
+        ``(N, 1, H, W)`` median-filtered planes (the training target ``u``).
+    mean_map : torch.Tensor
+        ``(N, 1, H, W)`` window brightness of ``target`` (see :func:`window_mean_map`).
+    """
+
+    raw: torch.Tensor
+    target: torch.Tensor
+    mean_map: torch.Tensor
+
+    @classmethod
+    def from_planes(
+        cls, raw: torch.Tensor, target: torch.Tensor, stride: int
+    ) -> TrainingData:
+        """Build from ``(N, H, W)`` raw and target planes on the training device."""
+        raw4, target4 = raw[:, None], target[:, None]
+        return cls(raw4, target4, window_mean_map(target4, stride))
+
+
+def train_model(
+    data: TrainingData,
+    params: FM2SParams,
+    schedule: Schedule,
+    *,
+    cpu_generator: torch.Generator,
+    device_generator: torch.Generator,
+    model: FM2SNet | None = None,
+    on_step: StepCallback | None = None,
+) -> FM2SNet:
+    """Train (or continue training) an FM2S network on ``data``.
+
+    Parameters
+    ----------
+    data : TrainingData
+        Planes on the training device. With ``schedule.crop`` set, each step trains on
+        ``schedule.batch`` random crops drawn from all planes; otherwise on whole planes
+        (one plane per step, cycling).
+    params : FM2SParams
+        Network width (``n_chan``) and noise factors.
+    schedule : Schedule
+        Steps, learning rate and crop policy.
+    cpu_generator, device_generator : torch.Generator
+        Drive initialisation/crop positions and noise draws respectively.
+    model : FM2SNet, optional
+        Start from this model (warm start) instead of a fresh one. Trained in place.
+    on_step : callable, optional
+        Called as ``on_step(done, total)`` after every optimizer step.
+
+    Returns
+    -------
+    FM2SNet
+        The trained network, in eval mode.
+    """
+    device = data.raw.device
+    if model is None:
+        model = build_model(params.n_chan, cpu_generator, device)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=schedule.lr, betas=(0.9, 0.999))
+    sampler = _BatchSampler(data, schedule, params.n_chan, cpu_generator)
+    total, done = schedule.total_steps, 0
+
+    def step(inputs: torch.Tensor, target: torch.Tensor) -> None:
+        nonlocal done
+        optimizer.zero_grad(set_to_none=True)
+        output = model(inputs)
+        if sampler.margin:
+            m = sampler.margin
+            output, target = output[..., m:-m, m:-m], target[..., m:-m, m:-m]
+        F.mse_loss(output, target).backward()
+        optimizer.step()
+        done += 1
+        if on_step is not None:
+            on_step(done, total)
+
+    for _ in range(schedule.stage1_steps):
+        raw, target, _ = sampler.draw()
+        step(raw, target)
+
+    for draw in range(schedule.noise_draws):
+        if schedule.lr_final is not None:
+            _set_lr(optimizer, _cosine(schedule.lr, schedule.lr_final, draw, schedule.noise_draws))
+        _, target, mean_map = sampler.draw()
+        with torch.no_grad():
+            noisy = synthesize_noisy(target, mean_map, params, device_generator)
+        for _ in range(schedule.steps_per_draw):
+            step(noisy, target)
+    model.eval()
+    return model
+
+
+class _BatchSampler:
+    """Draws training batches: whole planes (cycling) or random crops across planes."""
+
+    def __init__(
+        self, data: TrainingData, schedule: Schedule, n_chan: int, generator: torch.Generator
+    ) -> None:
+        self.data, self.n_chan, self.generator = data, n_chan, generator
+        n, _, h, w = data.raw.shape
+        self.n_planes, self.h, self.w = n, h, w
+        crop = schedule.crop
+        self.crop = None if crop is None or (crop >= h and crop >= w) else crop
+        self.batch = schedule.batch
+        # Crop edges see zero padding the image interior never sees: leave them out of the loss.
+        self.margin = RECEPTIVE_RADIUS if self.crop is not None else 0
+        self.next_plane = 0
+
+    def draw(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return amplified (raw, target) and the matching mean map, each ``(B, C, h, w)``."""
+        d = self.data
+        if self.crop is None:
+            i = self.next_plane
+            self.next_plane = (i + 1) % self.n_planes
+            sl = slice(i, i + 1)
+            raw, target, mean_map = d.raw[sl], d.target[sl], d.mean_map[sl]
+        else:
+            ch, cw = min(self.crop, self.h), min(self.crop, self.w)
+            g = self.generator
+            planes = torch.randint(0, self.n_planes, (self.batch,), generator=g).tolist()
+            tops = torch.randint(0, self.h - ch + 1, (self.batch,), generator=g).tolist()
+            lefts = torch.randint(0, self.w - cw + 1, (self.batch,), generator=g).tolist()
+            pick = [(p, slice(t, t + ch), slice(le, le + cw)) for p, t, le in zip(planes, tops, lefts)]
+            raw = torch.stack([d.raw[p, :, r, c] for p, r, c in pick])
+            target = torch.stack([d.target[p, :, r, c] for p, r, c in pick])
+            mean_map = torch.stack([d.mean_map[p, :, r, c] for p, r, c in pick])
+        expand = (-1, self.n_chan, -1, -1)
+        return raw.expand(expand).contiguous(), target.expand(expand).contiguous(), mean_map
+
+
+def _cosine(start: float, end: float, i: int, n: int) -> float:
+    t = i / max(1, n - 1)
+    return end + 0.5 * (start - end) * (1.0 + math.cos(math.pi * t))
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr

@@ -1,0 +1,97 @@
+"""Mapping pixel values of any supported type to the [0, 1] scale FM2S works in, and back.
+
+The presets' noise model was tuned on 8-bit images divided by 255, so what matters is that the
+*image's own* intensity range lands on [0, 1], as it does for an 8-bit acquisition that uses its
+range. The mapping is:
+
+``uint8``
+    ``x / 255`` exactly, as the authors do.
+``uint16``, ``int16``, ``float32``, ``float64``
+    ``(x - lo) / (hi - lo)`` with ``lo``/``hi`` the minimum and maximum of the data being
+    denoised together (one channel of a stack). A 12-bit camera in a 16-bit container with a
+    camera offset of 100 thus maps its 100..4095 to 0..1 instead of 0.0015..0.062 (which would
+    make every window look dark to the noise model). Float data already in [0, 1] is treated the
+    same way. The inverse ``y * (hi - lo) + lo`` is applied afterwards.
+
+You can pass ``intensity_range=(lo, hi)`` to fix the range yourself (e.g. the same range for
+every file of an experiment); values outside it are clipped for training and in the output.
+Integer outputs are rounded (not truncated) and clipped to the type's range; the output has the
+input's dtype and intensity scale (no histogram stretching).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SUPPORTED_DTYPES = ("uint8", "uint16", "int16", "float32", "float64")
+
+
+@dataclass(frozen=True)
+class IntensityMap:
+    """An affine map between data values and [0, 1]: ``unit = (x - lo) / (hi - lo)``."""
+
+    lo: float
+    hi: float
+
+    def to_unit(self, data: np.ndarray) -> np.ndarray:
+        """Map data to float32 in [0, 1] (clipped)."""
+        scale = self.hi - self.lo
+        unit = (data.astype(np.float64) - self.lo) / scale if scale > 0 else np.zeros(data.shape)
+        return np.clip(unit, 0.0, 1.0).astype(np.float32)
+
+    def from_unit(self, unit: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        """Map [0, 1] values back to data values of ``dtype`` (rounded and clipped for integers)."""
+        values = unit.astype(np.float64) * (self.hi - self.lo) + self.lo
+        return cast_like(values, dtype)
+
+
+def check_dtype(dtype: np.dtype) -> np.dtype:
+    """Return ``dtype`` if FM2S supports it, else raise a ValueError that says what to do."""
+    dtype = np.dtype(dtype)
+    if dtype.name in SUPPORTED_DTYPES:
+        return dtype
+    if dtype == np.bool_:
+        hint = "a binary mask has no noise to remove; convert with image.astype('uint8') * 255 if you really mean it"
+    elif np.issubdtype(dtype, np.complexfloating):
+        hint = "denoise the magnitude (numpy.abs) instead"
+    elif np.issubdtype(dtype, np.integer):
+        hint = "convert it to float32 first (image.astype('float32')); the output will then be float32"
+    else:
+        hint = "convert it to float32 first"
+    raise ValueError(
+        f"unsupported pixel type {dtype.name}; FM2S accepts {', '.join(SUPPORTED_DTYPES)} ({hint})"
+    )
+
+
+def intensity_map_for(data: np.ndarray, intensity_range: tuple[float, float] | None = None) -> IntensityMap:
+    """Choose the :class:`IntensityMap` for ``data`` (see the module docstring).
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        Pixels of one supported type, finite.
+    intensity_range : (float, float), optional
+        Explicit ``(lo, hi)``; must satisfy ``lo < hi``.
+    """
+    if intensity_range is not None:
+        try:
+            lo, hi = (float(v) for v in intensity_range)
+        except (TypeError, ValueError):
+            raise ValueError(f"intensity_range must be two numbers (lo, hi), got {intensity_range!r}") from None
+        if not lo < hi:
+            raise ValueError(f"intensity_range must have lo < hi, got ({lo}, {hi})")
+        return IntensityMap(lo, hi)
+    if data.dtype == np.uint8:
+        return IntensityMap(0.0, 255.0)
+    return IntensityMap(float(data.min()), float(data.max()))
+
+
+def cast_like(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Cast float values to ``dtype``: integers are rounded half-to-even and clipped to range."""
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return np.clip(np.rint(values), info.min, info.max).astype(dtype)
+    return values.astype(dtype)

@@ -1,0 +1,217 @@
+"""The authors' FM2S settings as data, and validation of user choices against them.
+
+A *preset* names a microscope (``confocal``, ``twophoton``, ``widefield``, ``srdtrans``,
+``base``); a *noise level* (``avg1`` .. ``avg16``) picks the column of its noise factors: "avgN"
+means the image is the mean of N raw captures, so ``avg1`` is the noisiest. Everything is
+resolved once, here, into an immutable :class:`FM2SParams`; the engine only ever sees valid
+values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+NOISE_LEVELS: tuple[str, ...] = ("avg1", "avg2", "avg4", "avg8", "avg16")
+
+
+@dataclass(frozen=True)
+class FM2SParams:
+    """Every parameter of one FM2S run on a 2-D plane.
+
+    Attributes
+    ----------
+    n_chan : int
+        Channel amplification factor (lambda in the paper): the plane is repeated this many
+        times along the network's channel axis.
+    stride : int
+        Side of the square windows over which the local brightness ``m_k`` is measured.
+    median_window : int
+        Side of the median filter that makes the training target.
+    k_g : float
+        Gaussian noise map factor: sigma = ``k_g * m_k / 255``.
+    k_p : float
+        Poisson noise map factor: rate = ``k_p / m_k``.
+    lam_p : float
+        Overall Poisson factor applied to the whole synthetic image.
+    """
+
+    n_chan: int
+    stride: int
+    median_window: int
+    k_g: float
+    k_p: float
+    lam_p: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the parameters as a plain dict (for metadata)."""
+        return dataclasses.asdict(self)
+
+
+def _levels(k_g: tuple, k_p: tuple, lam_p: tuple) -> dict[str, tuple[float, float, float]]:
+    return {lvl: (g, p, lam) for lvl, g, p, lam in zip(NOISE_LEVELS, k_g, k_p, lam_p)}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A published FM2S setting: structure parameters plus noise factors per noise level."""
+
+    name: str
+    description: str
+    n_chan: int
+    stride: int
+    median_window: int
+    noise: Mapping[str, tuple[float, float, float]]
+
+    def params(self, noise_level: str) -> FM2SParams:
+        """Return the parameters of this preset at ``noise_level``."""
+        k_g, k_p, lam_p = self.noise[noise_level]
+        return FM2SParams(self.n_chan, self.stride, self.median_window, k_g, k_p, lam_p)
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "confocal", "FMD confocal (8-bit), authors' settings", 2, 75, 3,
+            _levels((200, 125, 70, 10, 5), (30, 95, 195, 240, 650), (70, 285, 485, 650, 1400)),
+        ),
+        Preset(
+            "twophoton", "FMD two-photon (8-bit), authors' settings", 2, 75, 3,
+            _levels((175, 150, 90, 20, 15), (30, 85, 300, 185, 850), (60, 300, 480, 600, 3800)),
+        ),
+        Preset(
+            "widefield", "FMD wide-field (8-bit), authors' settings", 1, 75, 11,
+            _levels((220, 220, 60, 20, 1), (45, 100, 650, 600, 1500),
+                    (2000, 2500, 3500, 4000, 4800)),
+        ),
+        Preset(
+            "srdtrans", "SRDTrans two-photon calcium imaging, authors' settings (avg1 only)",
+            6, 5, 3, {"avg1": (60, 30, 150)},
+        ),
+        Preset(
+            "base", "authors' fallback when no microscope is named (avg1 only)",
+            6, 5, 3, {"avg1": (60, 40, 125)},
+        ),
+    )
+}
+
+PARAMETER_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(FM2SParams))
+
+_INT_PARAMS = {"n_chan", "stride", "median_window"}
+
+
+def list_presets() -> list[str]:
+    """Return the names of the available presets."""
+    return list(PRESETS)
+
+
+def resolve_params(
+    preset: str = "confocal",
+    noise_level: str = "avg1",
+    **overrides: Any,
+) -> FM2SParams:
+    """Resolve a preset, a noise level and optional overrides into validated parameters.
+
+    Parameters
+    ----------
+    preset : str
+        One of :func:`list_presets` (case-insensitive).
+    noise_level : str
+        ``"avg1"`` .. ``"avg16"`` (also accepted: ``1``, ``"1"``, ``"AVG4"``). Presets with
+        a single column (``srdtrans``, ``base``) only have ``avg1``.
+    **overrides
+        Any field of :class:`FM2SParams` (``n_chan``, ``stride``, ``median_window``, ``k_g``,
+        ``k_p``, ``lam_p``) to replace the preset's value. ``None`` values are ignored.
+
+    Returns
+    -------
+    FM2SParams
+
+    Raises
+    ------
+    ValueError
+        For an unknown preset, noise level or parameter name, or an out-of-range value; the
+        message lists the valid choices.
+    """
+    key = str(preset).strip().lower().replace("-", "").replace("_", "")
+    if key not in PRESETS:
+        raise ValueError(
+            f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}"
+        )
+    chosen = PRESETS[key]
+    level = normalize_noise_level(noise_level)
+    if level not in chosen.noise:
+        raise ValueError(
+            f"preset {chosen.name!r} has no noise level {level!r}; "
+            f"it has: {', '.join(chosen.noise)}"
+        )
+    params = chosen.params(level)
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    unknown = sorted(set(clean) - set(PARAMETER_NAMES))
+    if unknown:
+        raise ValueError(
+            f"unknown FM2S parameter(s) {', '.join(unknown)}; "
+            f"overridable parameters are: {', '.join(PARAMETER_NAMES)}"
+        )
+    values = params.as_dict()
+    for name, value in clean.items():
+        values[name] = _coerce(name, value)
+    _validate(values)
+    return FM2SParams(**values)
+
+
+def normalize_noise_level(noise_level: Any) -> str:
+    """Map ``1``, ``"1"``, ``"avg1"``, ``"AVG1"`` to ``"avg1"``; reject anything else."""
+    text = str(noise_level).strip().lower()
+    if text.isdigit():
+        text = f"avg{int(text)}"
+    if text not in NOISE_LEVELS:
+        raise ValueError(
+            f"unknown noise level {noise_level!r}; choose one of: {', '.join(NOISE_LEVELS)} "
+            "(avgN = the image is the mean of N captures; avg1 is the noisiest)"
+        )
+    return text
+
+
+def _coerce(name: str, value: Any) -> float | int:
+    try:
+        number = float(str(value)) if not isinstance(value, (int, float)) else value
+    except ValueError:
+        raise ValueError(f"parameter {name} must be a number, got {value!r}") from None
+    if name in _INT_PARAMS:
+        if float(number) != int(number):
+            raise ValueError(f"parameter {name} must be a whole number, got {value!r}")
+        return int(number)
+    return float(number)
+
+
+def _validate(values: dict[str, Any]) -> None:
+    if not 1 <= values["n_chan"] <= 64:
+        raise ValueError(f"n_chan must be between 1 and 64, got {values['n_chan']}")
+    if values["stride"] < 1:
+        raise ValueError(f"stride must be at least 1, got {values['stride']}")
+    mw = values["median_window"]
+    if mw < 1 or mw % 2 == 0:
+        raise ValueError(f"median_window must be a positive odd number, got {mw}")
+    if values["k_g"] < 0:
+        raise ValueError(f"k_g must be >= 0, got {values['k_g']}")
+    for name in ("k_p", "lam_p"):
+        if values[name] <= 0:
+            raise ValueError(f"{name} must be > 0, got {values[name]}")
+
+
+def presets_table() -> str:
+    """Return a plain-text table of every preset and noise level (for ``fm2s presets``)."""
+    header = f"{'preset':<10} {'level':<6} {'n_chan':>6} {'stride':>6} {'median':>6} " \
+             f"{'k_g':>6} {'k_p':>6} {'lam_p':>6}  description"
+    lines = [header, "-" * len(header)]
+    for p in PRESETS.values():
+        for level, (k_g, k_p, lam_p) in p.noise.items():
+            lines.append(
+                f"{p.name:<10} {level:<6} {p.n_chan:>6} {p.stride:>6} {p.median_window:>6} "
+                f"{k_g:>6g} {k_p:>6g} {lam_p:>6g}  {p.description if level == 'avg1' else ''}"
+            )
+    return "\n".join(lines)
