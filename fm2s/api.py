@@ -18,7 +18,10 @@ import numpy as np
 from . import dims
 from ._version import __version__
 from .intensity import IntensityMap, check_dtype, intensity_map_for
-from .presets import FM2SParams, normalize_noise_level, resolve_params
+from .presets import FM2SParams, canonical_preset, normalize_noise_level, resolve_params
+
+#: Default Gaussian sigma (pixels) of the intensity-bias correction (fm2s.engine.bias).
+DEFAULT_BIAS_SIGMA = 8.0
 
 log = logging.getLogger("fm2s")
 
@@ -39,6 +42,7 @@ class DenoiseOptions:
     num_threads: int | None
     tile: int | None
     intensity_range: tuple[float, float] | None
+    bias_sigma: float | None
 
     def metadata(self, maps: Sequence[IntensityMap] = ()) -> dict[str, Any]:
         """Flat ``fm2s_*`` metadata describing this run (for attrs, TIFF and ImageJ info)."""
@@ -50,6 +54,7 @@ class DenoiseOptions:
             "fm2s_stack_mode": self.stack_mode,
             "fm2s_seed": self.seed,
             "fm2s_device": str(self.device),
+            "fm2s_bias_sigma": self.bias_sigma or 0.0,
         }
         meta.update({f"fm2s_{k}": v for k, v in self.params.as_dict().items()})
         if maps:
@@ -71,6 +76,7 @@ def denoise(
     channel_axis: int | None = None,
     intensity_range: tuple[float, float] | None = None,
     tile: int | None = 1024,
+    bias_sigma: float | None = DEFAULT_BIAS_SIGMA,
     progress: ProgressCallback | None = None,
     **overrides: Any,
 ) -> Any:
@@ -110,6 +116,10 @@ def denoise(
         otherwise (see :mod:`fm2s.intensity`).
     tile : int or None
         Largest plane side processed in one pass at inference (memory bound); None = no tiling.
+    bias_sigma : float or None
+        Put the output's local mean back on the input's, with a Gaussian of this many pixels
+        (:mod:`fm2s.engine.bias`: corrects the network's smooth intensity bias). None or 0
+        gives the network's output as it is (the authors' behaviour).
     progress : callable, optional
         Called with a :class:`fm2s.engine.pipeline.ProgressEvent` after every optimizer step
         and every finished plane; ``event.fraction`` is the overall progress in [0, 1].
@@ -143,7 +153,7 @@ def denoise(
         image, preset=preset, noise_level=noise_level, schedule=schedule,
         stack_mode=stack_mode, seed=seed, device=device, num_threads=num_threads,
         plane_axes=plane_axes, channel_axis=channel_axis, intensity_range=intensity_range,
-        tile=tile, progress=progress, **overrides,
+        tile=tile, bias_sigma=bias_sigma, progress=progress, **overrides,
     )
     return result
 
@@ -162,6 +172,7 @@ def denoise_with_metadata(
     channel_axis: int | None = None,
     intensity_range: tuple[float, float] | None = None,
     tile: int | None = 1024,
+    bias_sigma: float | None = DEFAULT_BIAS_SIGMA,
     progress: ProgressCallback | None = None,
     **overrides: Any,
 ) -> tuple[Any, dict[str, Any]]:
@@ -190,7 +201,8 @@ def denoise_with_metadata(
     options = validate_options(
         preset=preset, noise_level=noise_level, schedule=schedule, stack_mode=stack_mode,
         seed=seed, device=device, num_threads=num_threads, tile=tile,
-        intensity_range=intensity_range, n_planes=n_planes, overrides=overrides,
+        intensity_range=intensity_range, bias_sigma=bias_sigma, n_planes=n_planes,
+        overrides=overrides,
     )
     out, maps = _denoise_array(data, row, col, ch, options, progress)
     meta = options.metadata(maps)
@@ -235,6 +247,7 @@ def validate_options(
     intensity_range: tuple[float, float] | None,
     n_planes: int,
     overrides: dict[str, Any],
+    bias_sigma: float | None = DEFAULT_BIAS_SIGMA,
 ) -> DenoiseOptions:
     """Validate every option once, at the edge, and return a :class:`DenoiseOptions`."""
     from .engine.device import resolve_device
@@ -251,17 +264,27 @@ def validate_options(
             seed = int(str(seed))
         except ValueError:
             raise ValueError(f"seed must be a whole number, got {seed!r}") from None
+    if not 0 <= int(seed) < 2**63:
+        raise ValueError(f"seed must be between 0 and 2**63 - 1, got {seed}")
     if num_threads is not None and int(num_threads) < 1:
         raise ValueError(f"num_threads must be >= 1, got {num_threads}")
     if tile is not None and int(tile) <= 16:
         raise ValueError(f"tile must be larger than 16 pixels (or None for no tiling), got {tile}")
     if intensity_range is not None:
         intensity_map_for(np.zeros(1, np.float32), intensity_range)  # validates
+    if bias_sigma is not None:
+        try:
+            bias_sigma = float(bias_sigma)
+        except (TypeError, ValueError):
+            raise ValueError(f"bias_sigma must be a number of pixels or None, got {bias_sigma!r}") from None
+        if bias_sigma < 0:
+            raise ValueError(f"bias_sigma must be >= 0 (0 or None disables it), got {bias_sigma}")
     return DenoiseOptions(
-        preset=str(preset).strip().lower(), noise_level=normalize_noise_level(noise_level),
+        preset=canonical_preset(preset), noise_level=normalize_noise_level(noise_level),
         params=params, schedule=sched, stack_mode=mode, seed=int(seed),
         device=resolve_device(device), num_threads=num_threads,
         tile=None if tile is None else int(tile), intensity_range=intensity_range,
+        bias_sigma=bias_sigma or None,
     )
 
 
@@ -285,11 +308,13 @@ def _denoise_array(
     n_stack = blocks.shape[1]
     out = np.empty(blocks.shape, dtype=data.dtype)
     maps: list[IntensityMap] = []
-    cpu_gen, dev_gen = make_generators(options.seed, options.device)
     log.info("fm2s: %d channel(s) x %d plane(s) of %d x %d on %s, schedule %s, stack mode %s",
              n_ch, n_stack, h, w, options.device, options.schedule.name, options.stack_mode)
     with cpu_threads(options.num_threads):
         for c in range(n_ch):
+            # Each channel has its own generators, so a channel's result does not depend on
+            # the channels before it (denoising it alone gives the same pixels).
+            cpu_gen, dev_gen = make_generators(channel_seed(options.seed, c), options.device)
             imap = intensity_map_for(blocks[c], options.intensity_range)
             maps.append(imap)
             on_progress = None
@@ -299,11 +324,16 @@ def _denoise_array(
                 imap.to_unit(blocks[c]), options.params, options.schedule,
                 stack_mode=options.stack_mode, device=options.device,
                 cpu_generator=cpu_gen, device_generator=dev_gen, tile=options.tile,
-                progress=on_progress,
+                bias_sigma=options.bias_sigma, progress=on_progress,
             )
             out[c] = imap.from_unit(unit, data.dtype)
     restored = out.reshape(moved.shape)
     return np.transpose(restored, np.argsort(order)), maps
+
+
+def channel_seed(seed: int, channel: int) -> int:
+    """Seed of channel ``channel``: ``seed`` itself for channel 0, a distinct one otherwise."""
+    return seed if channel == 0 else (seed * 1_000_003 + channel) % 2**63
 
 
 def _channel_progress(

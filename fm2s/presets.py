@@ -136,12 +136,7 @@ def resolve_params(
         For an unknown preset, noise level or parameter name, or an out-of-range value; the
         message lists the valid choices.
     """
-    key = str(preset).strip().lower().replace("-", "").replace("_", "")
-    if key not in PRESETS:
-        raise ValueError(
-            f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}"
-        )
-    chosen = PRESETS[key]
+    chosen = PRESETS[canonical_preset(preset)]
     level = normalize_noise_level(noise_level)
     if level not in chosen.noise:
         raise ValueError(
@@ -161,6 +156,14 @@ def resolve_params(
         values[name] = _coerce(name, value)
     _validate(values)
     return FM2SParams(**values)
+
+
+def canonical_preset(preset: str) -> str:
+    """Return the preset's canonical name (``"Two-Photon"`` -> ``"twophoton"``) or raise."""
+    key = str(preset).strip().lower().replace("-", "").replace("_", "").replace(" ", "")
+    if key not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    return key
 
 
 def normalize_noise_level(noise_level: Any) -> str:

@@ -27,8 +27,6 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     ValueError
         When the requested device is unknown or not available on this machine.
     """
-    if isinstance(device, torch.device):
-        return device
     name = "auto" if device is None else str(device).strip().lower()
     if name == "auto":
         if torch.cuda.is_available():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .model import RECEPTIVE_RADIUS, FM2SNet
+from .model import RECEPTIVE_RADIUS, FM2SNet, pad_plane
 
 #: Default tile side: 1024 x 1024 x 24 hidden channels x 4 bytes is about 100 MB per tile.
 DEFAULT_TILE = 1024
@@ -26,7 +26,8 @@ def predict_plane(
     """Denoise one ``(H, W)`` plane in [0, 1]; returns an ``(H, W)`` plane in [0, 1].
 
     The network output is clamped to [0, 1] and averaged over the amplified channels, as in
-    the authors' code. With ``flips`` it is also averaged over the 8 flips/rotations.
+    the authors' code. With ``flips`` it is also averaged over the 8 flips/rotations. The plane
+    is reflect-padded first (:func:`fm2s.engine.model.pad_plane`), as in training.
 
     Parameters
     ----------
@@ -42,12 +43,14 @@ def predict_plane(
         Average over the dihedral group (8 transforms).
     """
     transforms = range(8) if flips else range(1)
+    r = RECEPTIVE_RADIUS
     acc = torch.zeros_like(plane)
     with torch.inference_mode():
+        padded = pad_plane(plane)
         for k in transforms:
-            x = _dihedral(plane, k)
+            x = _dihedral(padded, k)
             y = _predict_tiled(model, x, n_chan, tile)
-            acc += _dihedral_inverse(y, k)
+            acc += _dihedral_inverse(y, k)[r:-r, r:-r]
     return acc / len(transforms)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 #: Pixels each side that influence one output pixel (5x5, 3x3, 5x5 convolutions: 2 + 1 + 2).
@@ -39,8 +40,12 @@ class FM2SNet(nn.Module):
 
 
 def build_model(n_chan: int, generator: torch.Generator, device: torch.device) -> FM2SNet:
-    """Return a freshly initialised :class:`FM2SNet` on ``device``."""
-    model = FM2SNet(n_chan)
+    """Return a freshly initialised :class:`FM2SNet` on ``device``.
+
+    Weights come from ``generator`` only; torch's global random stream is left untouched.
+    """
+    with torch.random.fork_rng(devices=[]):
+        model = FM2SNet(n_chan)
     with torch.no_grad():
         model.reset_parameters(generator)
     return model.to(device)
@@ -49,3 +54,17 @@ def build_model(n_chan: int, generator: torch.Generator, device: torch.device) -
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def pad_plane(x: torch.Tensor) -> torch.Tensor:
+    """Reflect-pad the last two axes by :data:`RECEPTIVE_RADIUS`.
+
+    The network's layers pad with zeros ("same" convolutions, as in the authors' code), which
+    the image border would otherwise see and interior pixels never do. Training and inference
+    both run on reflect-padded planes and drop the rim, so every output pixel is computed
+    from image content (or its mirror image at the border), never from zeros.
+    """
+    r = RECEPTIVE_RADIUS
+    lead = x.shape[:-2]
+    flat = x.reshape(-1, 1, *x.shape[-2:])
+    return F.pad(flat, (r, r, r, r), mode="reflect").reshape(*lead, *(s + 2 * r for s in x.shape[-2:]))

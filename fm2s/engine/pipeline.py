@@ -23,6 +23,7 @@ import torch
 from scipy import ndimage
 
 from ..presets import FM2SParams
+from .bias import restore_local_mean
 from .infer import predict_plane
 from .schedules import Schedule
 from .train import TrainingData, train_model
@@ -94,11 +95,14 @@ def denoise_stack(
     cpu_generator: torch.Generator,
     device_generator: torch.Generator,
     tile: int | None,
+    bias_sigma: float | None = None,
     progress: ProgressCallback | None = None,
 ) -> np.ndarray:
     """Denoise ``(N, H, W)`` float32 planes in [0, 1]; returns float32 planes in [0, 1].
 
-    ``stack_mode`` must already be resolved (see :func:`resolve_stack_mode`).
+    ``stack_mode`` must already be resolved (see :func:`resolve_stack_mode`). With
+    ``bias_sigma`` the output's local mean is put back on the input's
+    (:func:`fm2s.engine.bias.restore_local_mean`).
     """
     n = planes.shape[0]
     train_units = schedule.total_steps * (1 if stack_mode == "shared" else n)
@@ -126,8 +130,11 @@ def denoise_stack(
         return TrainingData.from_planes(to_device(raw), to_device(target), params.stride)
 
     def infer(model: torch.nn.Module, i: int) -> np.ndarray:
-        result = predict_plane(model, to_device(planes[i]), params.n_chan,
-                               tile=tile, flips=schedule.flips).cpu().numpy()
+        noisy = to_device(planes[i])
+        result = predict_plane(model, noisy, params.n_chan, tile=tile, flips=schedule.flips)
+        if bias_sigma:
+            result = restore_local_mean(noisy, result, bias_sigma)
+        result = result.cpu().numpy()
         state["units"] += plane_units
         state["planes"] += 1
         report("denoise", 0, 0)

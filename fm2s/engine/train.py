@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ..presets import FM2SParams
-from .model import RECEPTIVE_RADIUS, FM2SNet, build_model
+from .model import RECEPTIVE_RADIUS, FM2SNet, build_model, pad_plane
 from .noise import synthesize_noisy, window_mean_map
 from .schedules import Schedule
 
@@ -29,6 +29,8 @@ class TrainingData:
         ``(N, 1, H, W)`` median-filtered planes (the training target ``u``).
     mean_map : torch.Tensor
         ``(N, 1, H, W)`` window brightness of ``target`` (see :func:`window_mean_map`).
+
+    All three are reflect-padded by ``RECEPTIVE_RADIUS`` on every side.
     """
 
     raw: torch.Tensor
@@ -39,9 +41,15 @@ class TrainingData:
     def from_planes(
         cls, raw: torch.Tensor, target: torch.Tensor, stride: int
     ) -> TrainingData:
-        """Build from ``(N, H, W)`` raw and target planes on the training device."""
+        """Build from ``(N, H, W)`` raw and target planes on the training device.
+
+        The planes are stored reflect-padded by the receptive radius (see
+        :func:`fm2s.engine.model.pad_plane`), as inference sees them, so border pixels are
+        trained with the same kind of neighbourhood as interior ones.
+        """
         raw4, target4 = raw[:, None], target[:, None]
-        return cls(raw4, target4, window_mean_map(target4, stride))
+        mean_map = window_mean_map(target4, stride)
+        return cls(pad_plane(raw4), pad_plane(target4), pad_plane(mean_map))
 
 
 def train_model(
@@ -86,14 +94,15 @@ def train_model(
     sampler = _BatchSampler(data, schedule, params.n_chan, cpu_generator)
     total, done = schedule.total_steps, 0
 
+    m = RECEPTIVE_RADIUS
+
     def step(inputs: torch.Tensor, target: torch.Tensor) -> None:
         nonlocal done
         optimizer.zero_grad(set_to_none=True)
         output = model(inputs)
-        if sampler.margin:
-            m = sampler.margin
-            output, target = output[..., m:-m, m:-m], target[..., m:-m, m:-m]
-        F.mse_loss(output, target).backward()
+        # Batches carry a RECEPTIVE_RADIUS rim of context (image or its reflection) that is
+        # not scored: every scored pixel sees the same kind of neighbourhood as at inference.
+        F.mse_loss(output[..., m:-m, m:-m], target[..., m:-m, m:-m]).backward()
         optimizer.step()
         done += 1
         if on_step is not None:
@@ -122,13 +131,16 @@ class _BatchSampler:
         self, data: TrainingData, schedule: Schedule, n_chan: int, generator: torch.Generator
     ) -> None:
         self.data, self.n_chan, self.generator = data, n_chan, generator
-        n, _, h, w = data.raw.shape
+        n, _, h, w = data.raw.shape  # padded sizes
         self.n_planes, self.h, self.w = n, h, w
         crop = schedule.crop
         self.crop = None if crop is None or (crop >= h and crop >= w) else crop
+        if self.crop is not None and self.crop <= 2 * RECEPTIVE_RADIUS:
+            raise ValueError(
+                f"schedule {schedule.name!r}: crop must be larger than {2 * RECEPTIVE_RADIUS} "
+                f"pixels (the loss ignores a {RECEPTIVE_RADIUS}-pixel rim), got {crop}"
+            )
         self.batch = schedule.batch
-        # Crop edges see zero padding the image interior never sees: leave them out of the loss.
-        self.margin = RECEPTIVE_RADIUS if self.crop is not None else 0
         self.next_plane = 0
 
     def draw(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
