@@ -1,0 +1,178 @@
+"""FMD benchmark: PSNR/SSIM and seconds per image for noisy, median target and FM2S schedules.
+
+Runs on a folder with ``raw/`` and ``gt/`` PNG pairs (default ``../shared/data/fmd``), picks the
+preset from the file-name prefix (Confocal_, TwoPhoton_, WideField_) and prints, per image and
+per microscope, PSNR/SSIM on 8-bit data (data range 255) for the noisy input, the median target
+and each requested schedule: "float" is the network's output before rounding, "round" the
+8-bit result, "raw net" the output without the intensity-bias correction (the authors'
+post-processing, before their int truncation), "trunc" that output truncated as the authors do.
+
+Every (image, schedule) result is stored in ``--results`` (JSON lines), with the float outputs
+as .npy beside it, so a long reference run can be resumed with ``--reuse``.
+
+Usage::
+
+    python benchmarks/bench_fmd.py --schedules fast reference --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+import fm2s
+from fm2s.api import DEFAULT_BIAS_SIGMA
+
+PRESET_BY_PREFIX = {"confocal": "confocal", "twophoton": "twophoton", "widefield": "widefield"}
+HERE = Path(__file__).resolve().parent
+
+
+def psnr(gt: np.ndarray, x: np.ndarray) -> float:
+    """PSNR in dB with data range 255."""
+    mse = np.mean((gt.astype(np.float64) - x.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / mse))
+
+
+def ssim(gt: np.ndarray, x: np.ndarray) -> float:
+    """SSIM with data range 255 (scikit-image defaults)."""
+    from skimage.metrics import structural_similarity
+
+    return float(structural_similarity(gt.astype(np.float64), x.astype(np.float64), data_range=255))
+
+
+def preset_for(name: str) -> str:
+    """Preset named by the file's microscope prefix."""
+    prefix = name.split("_")[0].lower()
+    if prefix not in PRESET_BY_PREFIX:
+        raise ValueError(f"{name}: cannot tell the microscope from the prefix {prefix!r}")
+    return PRESET_BY_PREFIX[prefix]
+
+
+def bias_correct(noisy01: np.ndarray, out01: np.ndarray, sigma: float) -> np.ndarray:
+    """Apply fm2s's intensity-bias correction to a saved network output (unit scale)."""
+    import torch
+
+    from fm2s.engine.bias import restore_local_mean
+
+    return restore_local_mean(torch.from_numpy(noisy01), torch.from_numpy(out01), sigma).numpy()
+
+
+def run_one(raw: np.ndarray, preset: str, schedule: str, seed: int, out_dir: Path, stem: str) -> dict:
+    """Denoise one image with ``schedule``; return timings and the float outputs' paths."""
+    unit = raw.astype(np.float32) / 255.0
+    t0 = time.perf_counter()
+    out01 = fm2s.denoise(unit, preset=preset, schedule=schedule, seed=seed,
+                         intensity_range=(0.0, 1.0), bias_sigma=None)
+    seconds = time.perf_counter() - t0
+    path = out_dir / f"{stem}_{schedule}_seed{seed}.npy"
+    np.save(path, out01.astype(np.float32))
+    return {"seconds": seconds, "output": str(path)}
+
+
+def score(gt: np.ndarray, raw: np.ndarray, out01: np.ndarray, sigma: float) -> dict:
+    """PSNR/SSIM of a network output with and without the bias correction."""
+    net = out01.astype(np.float64) * 255.0
+    corrected = bias_correct(raw.astype(np.float32) / 255.0, out01.astype(np.float32), sigma) * 255.0
+    rounded = np.clip(np.rint(corrected), 0, 255)
+    return {
+        "psnr_float": psnr(gt, corrected), "psnr_round": psnr(gt, rounded),
+        "ssim_round": ssim(gt, rounded),
+        "psnr_net_float": psnr(gt, net), "psnr_net_trunc": psnr(gt, np.floor(net)),
+        "ssim_net_trunc": ssim(gt, np.floor(net)),
+        "bias_net": float(np.mean(net - gt)), "bias_round": float(np.mean(rounded - gt)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data" / "fmd")
+    parser.add_argument("--schedules", nargs="+", default=["fast", "reference"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--images", nargs="*", help="image stems (default: capture _1 of every field)")
+    parser.add_argument("--results", type=Path, default=HERE / "results" / "fmd.jsonl")
+    parser.add_argument("--reuse", action="store_true", help="skip (image, schedule, seed) already in --results")
+    parser.add_argument("--bias-sigma", type=float, default=DEFAULT_BIAS_SIGMA)
+    args = parser.parse_args(argv)
+
+    raw_dir, gt_dir = args.data / "raw", args.data / "gt"
+    if not raw_dir.is_dir() or not gt_dir.is_dir():
+        print(f"benchmark data not found: {args.data} needs raw/ and gt/ folders of PNG pairs "
+              "(the shared FMD images live in ../shared/data/fmd)", file=sys.stderr)
+        return 2
+    stems = args.images or sorted(p.stem for p in raw_dir.glob("*_1.png"))
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    done: dict[tuple, dict] = {}
+    if args.reuse and args.results.exists():
+        for line in args.results.read_text().splitlines():
+            rec = json.loads(line)
+            done[(rec["image"], rec["schedule"], rec["seed"])] = rec
+
+    rows = []
+    for stem in stems:
+        preset = preset_for(stem)
+        raw = np.asarray(Image.open(raw_dir / f"{stem}.png"))
+        gt = np.asarray(Image.open(gt_dir / f"{stem}.png"))
+        median = ndimage.median_filter(raw, size=fm2s.resolve_params(preset).median_window, mode="nearest")
+        base = {"image": stem, "preset": preset,
+                "noisy": (psnr(gt, raw), ssim(gt, raw)), "median": (psnr(gt, median), ssim(gt, median))}
+        for schedule in args.schedules:
+            key = (stem, schedule, args.seed)
+            rec = done.get(key)
+            if rec is None:
+                print(f"  {stem}: {schedule} ...", file=sys.stderr, flush=True)
+                rec = {"image": stem, "schedule": schedule, "seed": args.seed,
+                       **run_one(raw, preset, schedule, args.seed, args.results.parent, stem)}
+                with args.results.open("a") as fh:
+                    fh.write(json.dumps(rec) + "\n")
+            out01 = np.load(rec["output"])
+            rows.append({**base, "schedule": schedule, "seconds": rec["seconds"],
+                         **score(gt, raw, out01, args.bias_sigma)})
+    print_table(rows, args.schedules)
+    return 0
+
+
+def print_table(rows: list[dict], schedules: list[str]) -> None:
+    """Print per-image rows and per-microscope means."""
+    head = (f"{'image':<22} {'schedule':<10} {'noisy':>13} {'median':>13} {'fm2s round':>13} "
+            f"{'fm2s float':>10} {'net trunc':>9} {'net float':>9} {'bias':>6} {'s/img':>7}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r['image']:<22} {r['schedule']:<10} {r['noisy'][0]:6.2f}/{r['noisy'][1]:.3f} "
+              f"{r['median'][0]:6.2f}/{r['median'][1]:.3f} {r['psnr_round']:6.2f}/{r['ssim_round']:.3f} "
+              f"{r['psnr_float']:10.2f} {r['psnr_net_trunc']:9.2f} {r['psnr_net_float']:9.2f} "
+              f"{r['bias_round']:+6.2f} {r['seconds']:7.1f}")
+    print()
+    print(f"{'microscope':<12} {'schedule':<10} {'n':>2} {'noisy':>7} {'median':>7} {'round':>7} "
+          f"{'float':>7} {'ssim':>6} {'trunc':>7} {'s/img':>7}")
+    groups = sorted({(r["preset"], r["schedule"]) for r in rows}) + [("ALL", s) for s in schedules]
+    for preset, schedule in groups:
+        sel = [r for r in rows if r["schedule"] == schedule and preset in (r["preset"], "ALL")]
+        if not sel:
+            continue
+
+        def mean(key: str, sel: list[dict] = sel) -> float:
+            return float(np.mean([r[key][0] if isinstance(r[key], tuple) else r[key] for r in sel]))
+
+        print(f"{preset:<12} {schedule:<10} {len(sel):>2} {mean('noisy'):7.2f} {mean('median'):7.2f} "
+              f"{mean('psnr_round'):7.2f} {mean('psnr_float'):7.2f} {mean('ssim_round'):6.3f} "
+              f"{mean('psnr_net_trunc'):7.2f} {mean('seconds'):7.1f}")
+    if len(schedules) > 1:
+        ref = [r for r in rows if r["schedule"] == schedules[-1]]
+        for s in schedules[:-1]:
+            cur = [r for r in rows if r["schedule"] == s]
+            if cur and ref:
+                ratio = np.mean([r["seconds"] for r in ref]) / np.mean([r["seconds"] for r in cur])
+                dpsnr = np.mean([r["psnr_round"] for r in cur]) - np.mean([r["psnr_round"] for r in ref])
+                print(f"\n{s} vs {schedules[-1]}: {ratio:.1f}x faster, mean PSNR {dpsnr:+.2f} dB")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

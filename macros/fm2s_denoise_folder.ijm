@@ -1,0 +1,65 @@
+// FM2S: denoise every TIFF in a folder into an output folder.
+//
+// Each <name>.tif(f) in the input folder becomes <name>_fm2s.tif in the output folder, with
+// the source's calibration, LUTs and properties plus the FM2S parameters in its info.
+// Finished outputs are skipped, so re-running after an interruption resumes where it stopped;
+// each result is written to a temporary file first and renamed when complete.
+//
+// Headless:  fm2s macro fm2s_denoise_folder.ijm --arg "input=/data/raw output=/data/fm2s"
+// Options:   options=[preset=confocal noise_level=avg1 seed=0]  (passed to "FM2S Denoise")
+// In Fiji:   runMacro("/path/to/fm2s_denoise_folder.ijm", "input=[...] output=[...]");
+
+arg = getArgument();
+input = call("ij.Macro.getValue", arg, "input", "");
+output = call("ij.Macro.getValue", arg, "output", "");
+options = call("ij.Macro.getValue", arg, "options", "preset=confocal noise_level=avg1 seed=0");
+if (input == "" || output == "")
+    exit("usage: input=<folder> output=<folder> [options=[preset=... noise_level=... seed=...]]");
+if (!File.isDirectory(input))
+    exit("input folder not found: " + input);
+input = fixDir(input);
+output = fixDir(output);
+if (!File.exists(output))
+    File.makeDirectory(output);
+if (!File.isDirectory(output))
+    exit("cannot create the output folder: " + output);
+
+setBatchMode(true);
+files = getFileList(input);
+Array.sort(files);
+done = 0; skipped = 0;
+for (i = 0; i < files.length; i++) {
+    name = files[i];
+    lower = toLowerCase(name);
+    if (!(endsWith(lower, ".tif") || endsWith(lower, ".tiff")))
+        continue;
+    if (endsWith(lower, "_fm2s.tif") || endsWith(lower, "_fm2s.partial.tif"))
+        continue; // our own outputs, when input and output are the same folder
+    stem = substring(name, 0, lastIndexOf(name, "."));
+    target = output + stem + "_fm2s.tif";
+    if (File.exists(target)) {
+        print("skip (done): " + name);
+        skipped++;
+        continue;
+    }
+    print("FM2S " + (i + 1) + "/" + files.length + ": " + name);
+    open(input + name);
+    source = getImageID();
+    run("FM2S Denoise", options);
+    partial = output + stem + "_fm2s.partial.tif";
+    saveAs("Tiff", partial);
+    close();
+    selectImage(source);
+    close();
+    if (!File.rename(partial, target))
+        exit("cannot rename " + partial + " to " + target);
+    done++;
+}
+print("FM2S folder: " + done + " denoised, " + skipped + " already done, output in " + output);
+
+function fixDir(path) {
+    path = replace(path, "\\\\", "/");
+    if (!endsWith(path, "/"))
+        path = path + "/";
+    return path;
+}

@@ -1,0 +1,270 @@
+"""ImageJ bridge against the real ImageJ 1.x jar in this process (headless JVM, no mocks).
+
+Covers the conversions (every pixel type, hyperstacks, calibration, LUTs, title, info, both
+ways), the "FM2S Denoise" macro command (result type and calibration, bad options and missing
+images give errors and the next command still works) and the Fiji script body run on a real
+ImagePlus.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from imagej_fixtures import QUICK, REPO, requires_imagej
+
+pytestmark = [pytest.mark.imagej, requires_imagej]
+
+
+@pytest.fixture(scope="module")
+def ij():
+    """ImageJ 1.x, headless, with the "FM2S Denoise" command registered."""
+    from fm2s.imagej.jvm import start_imagej
+    from fm2s.imagej.listener import register_command
+
+    session = start_imagej(headless=True)
+    register_command()
+    import jpype
+
+    class Namespace:
+        IJ = jpype.JClass("ij.IJ")
+        ImagePlus = jpype.JClass("ij.ImagePlus")
+        ImageStack = jpype.JClass("ij.ImageStack")
+        CompositeImage = jpype.JClass("ij.CompositeImage")
+        LUT = jpype.JClass("ij.process.LUT")
+        WindowManager = jpype.JClass("ij.WindowManager")
+        jpype_ = jpype
+        info = session
+
+    return Namespace
+
+
+_JAVA_TYPES = {np.uint8: ("JByte", np.int8), np.uint16: ("JShort", np.int16),
+               np.float32: ("JFloat", np.float32)}
+
+
+def make_imageplus(ij, data: np.ndarray, c: int, z: int, t: int, title: str = "src"):
+    """Build an ImagePlus with ImageJ's own API from (t, z, c, row, col) data (czt order)."""
+    jpype = ij.jpype_
+    height, width = data.shape[-2:]
+    stack = ij.ImageStack(width, height)
+    jtype, view = _JAVA_TYPES[data.dtype.type]
+    for ti in range(t):
+        for zi in range(z):
+            for ci in range(c):
+                plane = np.ascontiguousarray(data[ti, zi, ci]).ravel().view(view)
+                stack.addSlice(f"c{ci}z{zi}t{ti}", jpype.JArray(getattr(jpype, jtype))(plane))
+    imp = ij.ImagePlus(title, stack)
+    imp.setDimensions(c, z, t)
+    if c * z * t > 1:
+        imp.setOpenAsHyperStack(True)
+    cal = imp.getCalibration()
+    cal.pixelWidth, cal.pixelHeight, cal.pixelDepth = 0.25, 0.5, 2.0
+    cal.xOrigin, cal.yOrigin = 3.0, 1.0
+    cal.setUnit("micron")
+    cal.frameInterval = 1.5
+    cal.setTimeUnit("s")
+    imp.setProperty("Info", "Acquired: test\n")
+    imp.setProp("Objective", "63x")
+    return imp
+
+
+def _random(dtype, shape, seed=0):
+    rng = np.random.default_rng(seed)
+    if dtype == np.float32:
+        return rng.normal(100, 30, shape).astype(np.float32)
+    return rng.integers(0, np.iinfo(dtype).max, shape, endpoint=True).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_hyperstack_round_trip(ij, dtype):
+    from fm2s.imagej.convert import from_imageplus, to_imageplus
+
+    c, z, t, h, w = 2, 3, 2, 12, 10
+    data = _random(dtype, (t, z, c, h, w))
+    imp = make_imageplus(ij, data, c, z, t, title="hyper")
+    imp = ij.CompositeImage(imp, ij.IJ.COMPOSITE)
+    red = ij.LUT.createLutFromColor(ij.jpype_.JClass("java.awt.Color").RED)
+    red.min, red.max = 5.0, 90.0
+    imp.setChannelLut(red, 1)
+
+    da = from_imageplus(imp)
+    assert da.dims == ("t", "pln", "row", "col", "ch")
+    assert da.shape == (t, z, h, w, c)
+    assert da.dtype == dtype
+    np.testing.assert_array_equal(da.values, np.moveaxis(data, 2, -1))
+    # an independent read through ImageJ: stack index = c + z*C + t*C*Z (1-based)
+    ip = imp.getStack().getProcessor(1 + 1 + 2 * c + 1 * c * z)
+    assert float(ip.getPixelValue(4, 7)) == pytest.approx(float(da.values[1, 2, 7, 4, 1]))
+    np.testing.assert_allclose(da.coords["col"].values[:2], [-3 * 0.25, -2 * 0.25])
+    np.testing.assert_allclose(da.coords["row"].values[:2], [-0.5, 0.0])
+    np.testing.assert_allclose(da.coords["pln"].values, [0.0, 2.0, 4.0])
+    np.testing.assert_allclose(da.coords["t"].values, [0.0, 1.5])
+    assert da.coords["col"].attrs["unit"] == "micron" and da.coords["t"].attrs["unit"] == "s"
+    assert da.attrs["title"] == "hyper" and da.attrs["info"] == "Acquired: test\n"
+    assert da.attrs["ij_properties"] == {"Objective": "63x"}
+    assert da.attrs["ij_luts"].shape == (2, 3, 256)
+    assert da.attrs["ij_luts"][0, 0, 255] == 255 and da.attrs["ij_luts"][0, 1, 255] == 0  # red
+    assert da.attrs["ij_display_ranges"][0] == (5.0, 90.0)
+    assert da.attrs["ij_slice_labels"][0] == "c0z0t0"
+
+    for template in (None, imp):  # from attrs alone, and from the source image
+        back = to_imageplus(da, template=template, extra_info={"fm2s_preset": "confocal"})
+        assert back is not imp
+        assert (back.getNChannels(), back.getNSlices(), back.getNFrames()) == (c, z, t)
+        assert back.getBitDepth() == imp.getBitDepth()
+        assert back.isComposite() and back.getMode() == ij.IJ.COMPOSITE
+        assert str(back.getTitle()) == "hyper"
+        cal = back.getCalibration()
+        assert (cal.pixelWidth, cal.pixelHeight, cal.pixelDepth) == (0.25, 0.5, 2.0)
+        assert (cal.xOrigin, cal.yOrigin, cal.frameInterval) == (3.0, 1.0, 1.5)
+        assert str(cal.getUnit()) == "micron" and str(cal.getTimeUnit()) == "s"
+        luts = back.getLuts()
+        assert list(np.array(memoryview(luts[0].getBytes()))) == list(
+            np.array(memoryview(imp.getLuts()[0].getBytes()))
+        )
+        assert (luts[0].min, luts[0].max) == (5.0, 90.0)
+        assert str(back.getProp("Objective")) == "63x"
+        assert str(back.getProp("fm2s_preset")) == "confocal"
+        assert str(back.getInfoProperty()) == "Acquired: test\nfm2s_preset = confocal\n"
+        assert str(back.getStack().getSliceLabel(2)) == "c1z0t0"
+        again = from_imageplus(back)
+        np.testing.assert_array_equal(again.values, da.values)
+
+
+@pytest.mark.parametrize("planes", [1, 3])
+def test_rgb_round_trip(ij, planes):
+    from fm2s.imagej.convert import from_imageplus, to_imageplus
+
+    imp = ij.IJ.createImage("rgb", "RGB random", 9, 7, planes)
+    da = from_imageplus(imp)
+    expected_dims = ("row", "col", "ch") if planes == 1 else ("pln", "row", "col", "ch")
+    assert da.dims == expected_dims and da.dtype == np.uint8 and da.sizes["ch"] == 3
+    rgb = int(imp.getStack().getProcessor(planes).getPixel(2, 5))
+    assert tuple(da.values[..., 5, 2, :].reshape(-1, 3)[-1]) == (
+        (rgb >> 16) & 255, (rgb >> 8) & 255, rgb & 255
+    )
+    back = to_imageplus(da)
+    assert back.getType() == ij.ImagePlus.COLOR_RGB and back.getStackSize() == planes
+    for i in range(1, planes + 1):
+        a = np.array(memoryview(imp.getStack().getPixels(i)))
+        b = np.array(memoryview(back.getStack().getPixels(i)))
+        np.testing.assert_array_equal(a & 0xFFFFFF, b & 0xFFFFFF)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_single_plane_lut_and_range(ij, dtype):
+    from fm2s.imagej.convert import from_imageplus, to_imageplus
+
+    data = _random(dtype, (1, 1, 1, 6, 5), seed=3)
+    imp = make_imageplus(ij, data, 1, 1, 1, title="plane")
+    imp.getProcessor().invertLut()
+    imp.setDisplayRange(10, 60)
+    da = from_imageplus(imp)
+    assert da.dims == ("row", "col") and da.shape == (6, 5)
+    np.testing.assert_array_equal(da.values, data[0, 0, 0])
+    back = to_imageplus(da)
+    assert back.isInvertedLut()
+    assert (back.getDisplayRangeMin(), back.getDisplayRangeMax()) == (10.0, 60.0)
+    np.testing.assert_array_equal(from_imageplus(back).values, da.values)
+
+
+def test_signed16_and_plain_arrays(ij):
+    import xarray as xr
+
+    from fm2s.imagej.convert import from_imageplus, to_imageplus
+
+    values = np.array([[-32768, -1, 0], [1, 1000, 32767]], dtype=np.int16)
+    imp = to_imageplus(xr.DataArray(values, dims=("y", "x"), attrs={"title": "s16"}))
+    assert imp.getCalibration().isSigned16Bit() and imp.getBitDepth() == 16
+    assert float(imp.getProcessor().getPixelValue(0, 0)) == -32768.0
+    da = from_imageplus(imp)
+    assert da.dtype == np.int16
+    np.testing.assert_array_equal(da.values, values)
+    stack = to_imageplus(np.zeros((2, 3, 4, 5), np.float64), title="numpy")
+    assert (stack.getNFrames(), stack.getNSlices(), stack.getBitDepth()) == (2, 3, 32)
+    with pytest.raises(ValueError, match="cannot map dims"):
+        to_imageplus(xr.DataArray(np.zeros((2, 2)), dims=("a", "b")))
+
+
+def _run(code: str) -> str | None:
+    from fm2s.imagej.macro import run_macro_code
+
+    return run_macro_code(code)
+
+
+def test_macro_errors_then_denoise(ij):
+    """Bad options and a missing image abort the macro with the message; the command then
+    still works and returns a denoised image of the same type and calibration."""
+    from fm2s.imagej.macro import MacroError
+
+    new16 = 'newImage("src", "16-bit ramp", 40, 32, 2);'
+    for options, message in [
+        ("preset=nope", "unknown preset 'nope'; choose one of: confocal"),
+        ("noise_level=avg3", "unknown noise level 'avg3'"),
+        ("seed=abc", "seed must be a whole number"),
+        ("colour=red", "unknown option(s) colour"),
+    ]:
+        with pytest.raises(MacroError) as info:
+            _run(f'{new16} run("FM2S Denoise", "{options}"); print("NOT REACHED");')
+        assert "FM2S Denoise: " in str(info.value) and message in str(info.value)
+    with pytest.raises(MacroError, match="there is no image open"):
+        _run('close("*"); run("FM2S Denoise", "seed=0");')
+
+    result = _run(
+        'setBatchMode(true);'
+        'newImage("cells", "16-bit ramp", 40, 32, 2);'
+        'setVoxelSize(0.2, 0.3, 0.5, "micron");'
+        'src = getImageID(); before = getValue("Mean");'
+        f'run("FM2S Denoise", "preset=confocal noise_level=avg1 {QUICK}");'
+        'title = getTitle(); depth = bitDepth(); n = nSlices; out = getImageID();'
+        'getVoxelSize(pw, ph, pd, unit); info = getMetadata("Info");'
+        'if (indexOf(info, "fm2s_preset = confocal") < 0) info = "MISSING";'
+        'after = getValue("Mean");'
+        'selectImage(src); same = getValue("Mean") == before;'
+        'return title+"|"+depth+"|"+n+"|"+pw+"|"+ph+"|"+pd+"|"+unit+"|"+(out!=src)+"|"+same'
+        '+"|"+info+"|"+after+"|"+before;'
+    )
+    parts = result.split("|")
+    assert parts[:9] == ["cells-FM2S", "16", "2", "0.2", "0.3", "0.5", "microns", "1", "1"]
+    assert "fm2s_seed = 0" in parts[9]
+    assert abs(float(parts[10]) - float(parts[11])) < 0.2 * float(parts[11])
+
+
+def test_fiji_script_body_with_real_imageplus(ij):
+    """The shipped script, parsed and executed as SciJava would: inputs filled, output read."""
+    from fm2s.imagej.convert import from_imageplus
+    from fm2s.imagej.fiji_script import parse_script_header
+
+    text = (REPO / "fiji_scripts" / "Plugins" / "FM2S" / "FM2S_Denoise.py").read_text()
+    header = parse_script_header(text)
+    imp = ij.IJ.createImage("float", "32-bit ramp", 40, 32, 1)
+    ij.IJ.run(imp, "Add Specified Noise...", "standard=0.2")
+    before = from_imageplus(imp).values.copy()
+    namespace = {name: p.get("value") for name, p in header.items() if not p["output"]}
+    namespace.update(imp=imp, seed=int(namespace["seed"]), schedule="quick")
+    exec(compile(text, "FM2S_Denoise.py", "exec"), namespace)
+    result = namespace["result"]
+    assert str(result.getTitle()) == "float-FM2S"
+    assert result.getBitDepth() == 32 and result.getStackSize() == 1
+    assert str(result.getProp("fm2s_schedule")) == "quick"
+    np.testing.assert_array_equal(from_imageplus(imp).values, before)  # source untouched
+    assert not np.array_equal(from_imageplus(result).values, before)
+
+    namespace.update(imp=None)  # no image: an ImageJ error, no Python exception
+    exec(compile(text, "FM2S_Denoise.py", "exec"), namespace)
+    assert namespace["result"] is None
+
+
+def test_rgb_image_is_denoised_per_channel(ij):
+    from fm2s.imagej.command import denoise_imageplus
+    from fm2s.imagej.convert import from_imageplus
+
+    imp = ij.IJ.createImage("colour", "RGB random", 32, 32, 1)
+    before = from_imageplus(imp).values.copy()
+    out = denoise_imageplus(imp, f"preset=confocal {QUICK}")
+    assert out.getType() == ij.ImagePlus.COLOR_RGB and str(out.getTitle()) == "colour-FM2S"
+    result = from_imageplus(out)
+    assert result.dims == ("row", "col", "ch") and result.dtype == np.uint8
+    assert not np.array_equal(result.values, before)
+    np.testing.assert_array_equal(from_imageplus(imp).values, before)
+    assert "fm2s_preset = confocal" in str(out.getInfoProperty())

@@ -1,0 +1,300 @@
+"""Tests of fm2s.io: TIFF/PNG reading, metadata round trips, atomic and non-overwriting writes."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tifffile
+import xarray as xr
+from PIL import Image
+
+from fm2s import io
+
+FM2S_META = {
+    "fm2s_version": "0.1.0",
+    "fm2s_preset": "confocal",
+    "fm2s_noise_level": "avg1",
+    "fm2s_seed": 7,
+    "fm2s_k_g": 200.0,
+    "fm2s_n_chan": 2,
+    "fm2s_intensity_range": [[0.0, 4095.0], [3.0, 250.0]],
+}
+
+
+def _hyperstack(dtype: str, shape=(2, 3, 2, 16, 20)) -> xr.DataArray:
+    rng = np.random.default_rng(0)
+    if np.dtype(dtype).kind == "f":
+        data = (rng.normal(0, 1, shape) * 100).astype(dtype)
+    else:
+        info = np.iinfo(dtype)
+        data = rng.integers(info.min, info.max, shape, endpoint=True).astype(dtype)
+    da = io.to_dataarray(
+        data, ("t", "pln", "ch", "row", "col"), x_spacing=0.1, y_spacing=0.3,
+        z_spacing=1.7, unit="um", finterval=0.35,
+    )
+    da.attrs["imagej_metadata"] = {
+        "Ranges": (0.0, 10.0, 0.0, 20.0),
+        "Info": "acquired on scope 3\nobjective 63x",
+        "Properties": {"operator": "A. N. Other"},
+    }
+    return da
+
+
+def _assert_same_image(read: xr.DataArray, original: xr.DataArray) -> None:
+    assert read.dims == original.dims
+    assert read.dtype == original.dtype
+    np.testing.assert_array_equal(read.values, original.values)
+    for key in ("x_spacing", "y_spacing", "z_spacing", "unit", "finterval"):
+        assert read.attrs[key] == original.attrs[key], key
+    np.testing.assert_allclose(read["col"].values, np.arange(20) * 0.1)
+    np.testing.assert_allclose(read["pln"].values, np.arange(3) * 1.7)
+    np.testing.assert_allclose(read["t"].values, np.arange(2) * 0.35)
+    assert read["row"].attrs["units"] == "um"
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
+def test_imagej_hyperstack_round_trip(tmp_path, dtype):
+    da = _hyperstack(dtype)
+    path = tmp_path / f"stack_{dtype}.tif"
+    io.write_tiff(path, da, FM2S_META)
+
+    with tifffile.TiffFile(path) as tif:
+        assert tif.is_imagej
+        assert tif.series[0].axes == "TZCYX"
+        ij = tif.imagej_metadata
+        assert ij["unit"] == "um" and ij["spacing"] == 1.7 and ij["finterval"] == 0.35
+        assert ij["Ranges"] == (0.0, 10.0, 0.0, 20.0)
+        # the fm2s parameters are visible to ImageJ users (Info) and macros (Properties)
+        assert "acquired on scope 3" in ij["Info"]
+        assert "fm2s_preset = confocal" in ij["Info"]
+        assert "fm2s_k_g = 200.0" in ij["Info"]
+        props = ij["Properties"]
+        assert props["fm2s_preset"] == "confocal" and props["operator"] == "A. N. Other"
+        assert json.loads(props["fm2s_json"]) == FM2S_META
+        xres = tif.pages[0].tags["XResolution"].value
+        assert xres[0] / xres[1] == pytest.approx(10.0)
+
+    read = io.read_tiff(path)
+    _assert_same_image(read, da)
+    assert read.attrs["source_format"] == "imagej-tiff"
+    assert read.attrs["source_axes"] == "TZCYX"
+    assert {k: v for k, v in read.attrs.items() if k.startswith("fm2s_")} == FM2S_META
+    ij_rest = read.attrs["imagej_metadata"]
+    assert ij_rest["Info"] == "acquired on scope 3\nobjective 63x"  # fm2s block split off
+    assert ij_rest["Properties"] == {"operator": "A. N. Other"}
+
+    # read -> write -> read keeps everything and does not duplicate the fm2s block
+    again = tmp_path / f"again_{dtype}.tif"
+    io.write_tiff(again, read)
+    read2 = io.read_tiff(again)
+    _assert_same_image(read2, da)
+    assert {k: v for k, v in read2.attrs.items() if k.startswith("fm2s_")} == FM2S_META
+    assert read2.attrs["imagej_metadata"]["Info"] == ij_rest["Info"]
+    with tifffile.TiffFile(again) as tif:
+        assert tif.imagej_metadata["Info"].count("fm2s_preset") == 1
+
+
+@pytest.mark.parametrize("dtype", ["int16", "float64"])
+def test_plain_tiff_keeps_types_imagej_cannot_hold(tmp_path, dtype):
+    da = _hyperstack(dtype)
+    path = tmp_path / f"stack_{dtype}.tif"
+    io.write_tiff(path, da, FM2S_META)
+    with tifffile.TiffFile(path) as tif:
+        assert not tif.is_imagej
+        assert tif.series[0].dtype == np.dtype(dtype)
+        description = json.loads(tif.pages[0].description)
+        assert description["fm2s_preset"] == "confocal"
+        assert description["axes"] == "TZCYX"
+    read = io.read_tiff(path)
+    _assert_same_image(read, da)
+    assert read.attrs["source_format"] == "tiff"
+    assert {k: v for k, v in read.attrs.items() if k.startswith("fm2s_")} == FM2S_META
+    assert read.attrs["imagej_metadata"]["Info"] == "acquired on scope 3\nobjective 63x"
+    again = tmp_path / "again.tif"
+    io.write_tiff(again, read)
+    _assert_same_image(io.read_tiff(again), da)
+
+
+def test_subset_of_axes_and_dim_order(tmp_path):
+    # a DataArray in a non-ImageJ order is written in ImageJ order (CYX here)
+    data = np.arange(2 * 24 * 20, dtype=np.uint16).reshape(24, 20, 2)
+    da = xr.DataArray(data, dims=("y", "x", "c"))
+    path = tmp_path / "cyx.tif"
+    io.write_tiff(path, da)
+    read = io.read_tiff(path)
+    assert read.dims == ("ch", "row", "col")
+    np.testing.assert_array_equal(read.values, np.moveaxis(data, -1, 0))
+    assert read.attrs["unit"] == "pixel" and read.attrs["x_spacing"] is None
+
+
+def test_numpy_array_defaults_to_zyx(tmp_path):
+    data = np.arange(3 * 16 * 16, dtype=np.float32).reshape(3, 16, 16)
+    io.write_tiff(tmp_path / "z.tif", data)
+    read = io.read_tiff(tmp_path / "z.tif")
+    assert read.dims == ("pln", "row", "col")
+    np.testing.assert_array_equal(read.values, data)
+
+
+def test_reads_imagej_file_written_elsewhere(tmp_path):
+    # as Fiji writes it: unit 'micron', resolution in pixels per unit, z spacing
+    data = np.arange(4 * 32 * 32, dtype=np.uint16).reshape(4, 32, 32)
+    path = tmp_path / "fiji.tif"
+    tifffile.imwrite(path, data, imagej=True, resolution=(1 / 0.065, 1 / 0.065),
+                     metadata={"axes": "ZYX", "unit": "micron", "spacing": 0.2})
+    read = io.read_image(path)
+    assert read.dims == ("pln", "row", "col")
+    assert read.attrs["unit"] == "micron"
+    assert read.attrs["x_spacing"] == pytest.approx(0.065, rel=1e-6)
+    assert read.attrs["z_spacing"] == 0.2
+    assert read.attrs["finterval"] is None
+    np.testing.assert_array_equal(read.values, data)
+
+
+def test_recalibrated_file_trusts_the_tags_over_stale_fm2s_record(tmp_path):
+    stale = json.dumps({"x_spacing": 5.0, "y_spacing": 5.0, "z_spacing": None,
+                        "unit": "um", "finterval": None})
+    path = tmp_path / "recal.tif"
+    tifffile.imwrite(path, np.zeros((16, 16), np.uint8), imagej=True, resolution=(4.0, 4.0),
+                     metadata={"unit": "um", "Properties": {"fm2s_calibration": stale}})
+    read = io.read_tiff(path)
+    assert read.attrs["x_spacing"] == 0.25 and read.attrs["y_spacing"] == 0.25
+
+
+def test_plain_tiff_axes_become_dims(tmp_path):
+    stack = np.arange(5 * 16 * 16, dtype=np.uint16).reshape(5, 16, 16)
+    tifffile.imwrite(tmp_path / "q.tif", stack)  # tifffile's own (shaped) axes: QYX
+    read = io.read_tiff(tmp_path / "q.tif")
+    assert read.dims == ("pln", "row", "col")
+    np.testing.assert_array_equal(read.values, stack)
+
+    four = np.arange(2 * 3 * 16 * 16, dtype=np.uint8).reshape(2, 3, 16, 16)
+    tifffile.imwrite(tmp_path / "qq.tif", four, photometric="minisblack")  # axes QQYX
+    read = io.read_tiff(tmp_path / "qq.tif")
+    assert read.attrs["source_axes"] == "QQYX"
+    assert read.dims == ("t", "pln", "row", "col")  # two unnamed axes: (t, z) in file order
+    np.testing.assert_array_equal(read.values, four)
+
+    tifffile.imwrite(tmp_path / "pages.tif", four, shaped=False, photometric="minisblack")
+    read = io.read_tiff(tmp_path / "pages.tif")  # a plain multi-page TIFF: axes IYX
+    assert read.dims == ("pln", "row", "col")
+    np.testing.assert_array_equal(read.values, four.reshape(6, 16, 16))
+
+    rgb = np.random.default_rng(0).integers(0, 255, (16, 20, 3), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "rgb.tif", rgb, photometric="rgb",
+                     resolution=(10000.0, 10000.0), resolutionunit="CENTIMETER")
+    read = io.read_tiff(tmp_path / "rgb.tif")
+    assert read.dims == ("ch", "row", "col")
+    np.testing.assert_array_equal(read.values, np.moveaxis(rgb, -1, 0))
+    assert read.attrs["unit"] == "um" and read.attrs["x_spacing"] == pytest.approx(1.0)
+
+
+def test_png_8_and_16_bit(tmp_path):
+    rng = np.random.default_rng(1)
+    g8 = rng.integers(0, 256, (20, 30), dtype=np.uint8)
+    Image.fromarray(g8).save(tmp_path / "g8.png", dpi=(25400 / 0.5, 25400 / 0.5))
+    read = io.read_image(tmp_path / "g8.png")
+    assert read.dims == ("row", "col") and read.dtype == np.uint8
+    np.testing.assert_array_equal(read.values, g8)
+    assert read.attrs["source_format"] == "png"
+    assert read.attrs["unit"] == "um" and read.attrs["x_spacing"] == pytest.approx(0.5, rel=1e-2)
+
+    g16 = rng.integers(0, 65536, (20, 30), dtype=np.uint16)
+    io.write_png(tmp_path / "g16.png", g16)
+    read = io.read_image(tmp_path / "g16.png")
+    assert read.dtype == np.uint16
+    np.testing.assert_array_equal(read.values, g16)
+    assert read.attrs["unit"] == "pixel"
+
+    rgba = rng.integers(0, 256, (20, 30, 4), dtype=np.uint8)
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "rgba.png")
+    read = io.read_image(tmp_path / "rgba.png")
+    assert read.dims == ("ch", "row", "col") and read.sizes["ch"] == 3  # alpha dropped
+    np.testing.assert_array_equal(read.values, np.moveaxis(rgba[..., :3], -1, 0))
+
+
+def test_png_round_trip_to_tiff_keeps_dtype(tmp_path):
+    g16 = np.arange(24 * 24, dtype=np.uint16).reshape(24, 24) * 50
+    io.write_png(tmp_path / "in.png", g16)
+    io.write_tiff(tmp_path / "out.tif", io.read_image(tmp_path / "in.png"))
+    back = io.read_image(tmp_path / "out.tif")
+    assert back.dtype == np.uint16 and back.dims == ("row", "col")
+    np.testing.assert_array_equal(back.values, g16)
+
+
+def test_non_image_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "notes.tif"
+    bad.write_text("this is not an image")
+    with pytest.raises(ValueError, match="notes.tif is not a TIFF or PNG"):
+        io.read_image(bad)
+
+
+def test_never_overwrites_unless_asked(tmp_path):
+    path = tmp_path / "out.tif"
+    first = np.zeros((16, 16), np.uint8)
+    io.write_tiff(path, first)
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="already exists.*overwrite=True"):
+        io.write_tiff(path, np.full((16, 16), 9, np.uint8))
+    assert path.read_bytes() == before
+    io.write_tiff(path, np.full((16, 16), 9, np.uint8), overwrite=True)
+    assert io.read_tiff(path).values.max() == 9
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tif"]  # no temporary left
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "half.tif"
+
+    def failing_writer(tmp):
+        tmp.write_bytes(b"partial")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        io.atomic_write(target, failing_writer)
+    assert list(tmp_path.iterdir()) == []
+
+    # an existing file survives a failed overwrite untouched
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        io.atomic_write(target, failing_writer, overwrite=True)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["half.tif"]
+
+
+def test_written_file_gets_normal_permissions(tmp_path):
+    path = tmp_path / "perm.tif"
+    io.write_tiff(path, np.zeros((16, 16), np.uint8))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_write_rejects_unknown_dims_and_types(tmp_path):
+    with pytest.raises(ValueError, match="cannot write dim 'wavelength'"):
+        io.write_tiff(tmp_path / "a.tif",
+                      xr.DataArray(np.zeros((2, 16, 16), np.uint8),
+                                   dims=("wavelength", "row", "col")))
+    with pytest.raises(ValueError, match="cannot write pixel type int32"):
+        io.write_tiff(tmp_path / "b.tif", np.zeros((16, 16), np.int32))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_dataarray_denoises_directly(tmp_path):
+    """A file read by fm2s.io goes straight into fm2s.denoise and back out to TIFF."""
+    import fm2s
+
+    rng = np.random.default_rng(3)
+    data = rng.poisson(40, (2, 48, 48)).astype(np.uint16)
+    da = io.to_dataarray(data, ("ch", "row", "col"), x_spacing=0.2, y_spacing=0.2, unit="um")
+    io.write_tiff(tmp_path / "in.tif", da)
+    image = io.read_image(tmp_path / "in.tif")
+    result, meta = fm2s.denoise_with_metadata(image, schedule="quick", seed=0, num_threads=1)
+    assert result.dims == ("ch", "row", "col") and result.dtype == np.uint16
+    assert len(meta["fm2s_intensity_range"]) == 2  # one model per channel
+    io.write_tiff(tmp_path / "out.tif", result, meta)
+    back = io.read_image(tmp_path / "out.tif")
+    np.testing.assert_array_equal(back.values, result.values)
+    assert back.attrs["x_spacing"] == 0.2 and back.attrs["fm2s_schedule"] == "quick"
+    assert back.attrs["fm2s_seed"] == 0

@@ -1,0 +1,185 @@
+"""Training schedules: the published reference schedule, resolution, scaling and the real
+number and shape of optimizer steps ``train_model`` takes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from fm2s.engine.model import build_model
+from fm2s.engine.schedules import FAST, QUICK, REFERENCE, SCHEDULES, Schedule, resolve_schedule
+from fm2s.engine.train import TrainingData, train_model
+from fm2s.presets import resolve_params
+
+CPU = torch.device("cpu")
+
+
+def _data(n: int = 1, h: int = 40, w: int = 36, seed: int = 0) -> TrainingData:
+    gen = torch.Generator().manual_seed(seed)
+    raw = torch.rand(n, h, w, generator=gen)
+    return TrainingData.from_planes(raw, raw.clamp(0.2, 0.8), stride=16)
+
+
+def _train(schedule: Schedule, data: TrainingData, n_chan: int = 2, seed: int = 0,
+           model=None, on_step=None):
+    gen = torch.Generator().manual_seed(seed)
+    params = resolve_params("confocal", n_chan=n_chan)
+    return train_model(data, params, schedule, cpu_generator=gen, device_generator=gen,
+                       model=model, on_step=on_step)
+
+
+def test_reference_schedule_is_the_authors():
+    assert REFERENCE.stage1_steps == 5
+    assert REFERENCE.noise_draws == 450
+    assert REFERENCE.steps_per_draw == 5
+    assert REFERENCE.total_steps == 2255 == 5 + 450 * 5
+    assert REFERENCE.lr == 1e-3
+    assert REFERENCE.lr_final is None
+    assert REFERENCE.crop is None  # whole planes
+    assert REFERENCE.flips is False
+
+
+def test_named_schedules_registry():
+    assert set(SCHEDULES) == {"reference", "fast", "quick"}
+    for name, sched in SCHEDULES.items():
+        assert sched.name == name
+    assert FAST.crop is not None and QUICK.crop is not None
+    assert QUICK.total_steps < FAST.total_steps < REFERENCE.total_steps
+
+
+@pytest.mark.parametrize("name", ["reference", "FAST", " Quick "])
+def test_resolve_schedule_by_name(name):
+    assert resolve_schedule(name) is SCHEDULES[name.strip().lower()]
+
+
+def test_resolve_schedule_passes_instances_through():
+    custom = Schedule("mine", 1, 2, 3)
+    assert resolve_schedule(custom) is custom
+
+
+@pytest.mark.parametrize("bad", ["slow", "", "ref", 5])
+def test_resolve_schedule_unknown_lists_choices(bad):
+    with pytest.raises(ValueError, match="unknown schedule") as err:
+        resolve_schedule(bad)
+    for name in ("reference", "fast", "quick"):
+        assert name in str(err.value)
+
+
+def test_total_steps_formula():
+    assert Schedule("s", 3, 7, 4).total_steps == 31
+    assert Schedule("s", 0, 1, 1).total_steps == 1
+
+
+def test_scaled_keeps_everything_but_the_step_counts():
+    scaled = REFERENCE.scaled(0.2)
+    assert scaled.stage1_steps == 1
+    assert scaled.noise_draws == 90
+    assert scaled.total_steps == 1 + 90 * 5
+    assert scaled.name == "reference*0.2"
+    for field in ("steps_per_draw", "lr", "lr_final", "crop", "batch", "flips"):
+        assert getattr(scaled, field) == getattr(REFERENCE, field)
+    assert REFERENCE.total_steps == 2255  # the original is untouched (frozen)
+
+
+def test_scaled_keeps_at_least_one_draw_and_custom_name():
+    tiny = FAST.scaled(0.0, name="warm")
+    assert tiny.name == "warm"
+    assert tiny.stage1_steps == 0
+    assert tiny.noise_draws == 1
+    assert FAST.scaled(1.0) == dataclasses.replace(FAST, name="fast*1")
+
+
+def test_schedule_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        REFERENCE.noise_draws = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("schedule", [
+    Schedule("a", stage1_steps=3, noise_draws=4, steps_per_draw=2),
+    Schedule("b", stage1_steps=0, noise_draws=5, steps_per_draw=1, crop=16, batch=3,
+             lr=4e-3, lr_final=1e-4),
+    dataclasses.replace(REFERENCE, stage1_steps=2, noise_draws=3),
+])
+def test_on_step_counts_every_optimizer_step(schedule):
+    calls = []
+    _train(schedule, _data(), on_step=lambda done, total: calls.append((done, total)))
+    n = schedule.total_steps
+    assert calls == [(i, n) for i in range(1, n + 1)]
+
+
+def _record_inputs(model) -> list[tuple[int, ...]]:
+    shapes: list[tuple[int, ...]] = []
+    model.register_forward_pre_hook(lambda _m, args: shapes.append(tuple(args[0].shape)))
+    return shapes
+
+
+def test_reference_like_schedule_trains_on_whole_planes():
+    schedule = dataclasses.replace(REFERENCE, stage1_steps=2, noise_draws=2)
+    data = _data(n=1, h=40, w=36)
+    model = build_model(2, torch.Generator().manual_seed(0), CPU)
+    shapes = _record_inputs(model)
+    _train(schedule, data, model=model)
+    assert len(shapes) == schedule.total_steps
+    # whole plane plus the reflect-padded rim of RECEPTIVE_RADIUS (5) on every side
+    assert set(shapes) == {(1, 2, 50, 46)}
+
+
+def test_crop_schedule_trains_on_batches_of_crops():
+    schedule = Schedule("c", stage1_steps=2, noise_draws=3, steps_per_draw=1, crop=24, batch=5)
+    model = build_model(2, torch.Generator().manual_seed(0), CPU)
+    shapes = _record_inputs(model)
+    _train(schedule, _data(n=3, h=40, w=36), model=model)
+    assert shapes == [(5, 2, 24, 24)] * 5
+
+
+def test_crop_larger_than_plane_falls_back_to_whole_planes():
+    schedule = Schedule("c", stage1_steps=1, noise_draws=2, steps_per_draw=1, crop=64, batch=4)
+    model = build_model(1, torch.Generator().manual_seed(0), CPU)
+    shapes = _record_inputs(model)
+    _train(schedule, _data(n=2, h=40, w=36), n_chan=1, model=model)
+    assert shapes == [(1, 1, 50, 46)] * 3  # whole (reflect-padded) planes
+
+
+def test_training_changes_weights_and_returns_eval_model():
+    model = build_model(2, torch.Generator().manual_seed(0), CPU)
+    before = [p.detach().clone() for p in model.parameters()]
+    trained = _train(Schedule("t", 2, 3, 1, lr=1e-2), _data(), model=model)
+    assert trained is model  # warm start trains in place
+    assert not trained.training
+    assert any(not torch.equal(a, b) for a, b in zip(before, trained.parameters()))
+
+
+def test_training_is_repeatable_for_a_seed():
+    schedule = Schedule("t", 2, 4, 1, crop=24, batch=2)
+    a = _train(schedule, _data(), seed=5)
+    b = _train(schedule, _data(), seed=5)
+    c = _train(schedule, _data(), seed=6)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+    assert any(not torch.equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters()))
+
+
+def test_training_reduces_the_loss_towards_the_target():
+    data = _data(h=48, w=48, seed=3)
+    params = resolve_params("confocal")
+    gen = torch.Generator().manual_seed(0)
+    model = build_model(params.n_chan, gen, CPU)
+
+    def loss() -> float:
+        with torch.no_grad():
+            out = model(data.raw.expand(-1, 2, -1, -1))
+            return torch.mean((out - data.target) ** 2).item()
+
+    start = loss()
+    train_model(data, params, Schedule("t", 30, 0, 1, lr=5e-3), cpu_generator=gen,
+                device_generator=gen, model=model)
+    assert loss() < 0.5 * start
+
+
+def test_crop_too_small_for_the_loss_margin_is_rejected(noisy_u8):
+    import fm2s
+
+    with pytest.raises(ValueError):
+        fm2s.denoise(noisy_u8, schedule=Schedule("c", 2, 3, 1, crop=10, batch=2), seed=0)
