@@ -21,7 +21,7 @@ from .intensity import IntensityMap, check_dtype, intensity_map_for
 from .presets import FM2SParams, canonical_preset, normalize_noise_level, resolve_params
 
 #: Default Gaussian sigma (pixels) of the intensity-bias correction (fm2s.engine.bias).
-DEFAULT_BIAS_SIGMA = 8.0
+DEFAULT_BIAS_SIGMA = 16.0
 
 log = logging.getLogger("fm2s")
 

@@ -67,7 +67,7 @@ REFERENCE = Schedule("reference", stage1_steps=5, noise_draws=450, steps_per_dra
 
 #: The default: random crops, a fresh draw every step, cosine learning rate, flip ensemble.
 FAST = Schedule(
-    "fast", stage1_steps=20, noise_draws=400, steps_per_draw=1,
+    "fast", stage1_steps=20, noise_draws=600, steps_per_draw=1,
     lr=4e-3, lr_final=2e-4, crop=96, batch=8, flips=True,
 )
 

@@ -89,6 +89,8 @@ def train_model(
     device = data.raw.device
     if model is None:
         model = build_model(params.n_chan, cpu_generator, device)
+    # NHWC is 1.5-2x faster for these small convolutions on batches of crops (oneDNN, CPU).
+    model = model.to(memory_format=torch.channels_last)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=schedule.lr, betas=(0.9, 0.999))
     sampler = _BatchSampler(data, schedule, params.n_chan, cpu_generator)
@@ -99,7 +101,7 @@ def train_model(
     def step(inputs: torch.Tensor, target: torch.Tensor) -> None:
         nonlocal done
         optimizer.zero_grad(set_to_none=True)
-        output = model(inputs)
+        output = model(inputs.contiguous(memory_format=torch.channels_last))
         # Batches carry a RECEPTIVE_RADIUS rim of context (image or its reflection) that is
         # not scored: every scored pixel sees the same kind of neighbourhood as at inference.
         F.mse_loss(output[..., m:-m, m:-m], target[..., m:-m, m:-m]).backward()

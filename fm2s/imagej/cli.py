@@ -77,10 +77,12 @@ def macro_command(args: argparse.Namespace) -> int:
     Returns
     -------
     int
-        The exit code (only returned when the JVM was never started).
+        The exit code (only returned when this call did not start the JVM, e.g. the macro
+        file is missing or ImageJ was already running in this process).
     """
     from . import macro
 
+    jvm_was_running = _jvm_running()
     try:
         code = macro.run_macro(
             args.macro,
@@ -93,13 +95,18 @@ def macro_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("fm2s macro: interrupted", file=sys.stderr)
         code = 130
+    if _jvm_running() and not jvm_was_running:
+        # This call started ImageJ; its AWT threads would keep the JVM (and us) alive.
+        macro.finish(code)  # does not return
+    return code
+
+
+def _jvm_running() -> bool:
     try:
         import jpype
     except ImportError:
-        return code
-    if jpype.isJVMStarted():
-        macro.finish(code)  # does not return: ImageJ's AWT threads would keep the JVM alive
-    return code
+        return False
+    return bool(jpype.isJVMStarted())
 
 
 def install_fiji_script(fiji_dir: str | Path, *, force: bool = False) -> tuple[Path, str]:
