@@ -2,9 +2,9 @@
 
 Generates a drifting phantom (``fm2s.phantom.moving_phantom``: 12-bit camera, offset 100,
 Poisson-Gaussian noise), denoises it with each stack mode and prints seconds and PSNR against
-the clean phantom (data range = clean max - min). Per-plane mode trains one model per frame,
-so it can be run on the first ``--per-plane-frames`` frames only; its whole-stack time is then
-extrapolated linearly, and the printout says so.
+the clean phantom (data range = clean max - min). Per-plane and warm-start modes train per
+frame, so they can be run on the first ``--subset-frames`` frames only; their whole-stack time
+is then extrapolated linearly, and the printout says so.
 
 Usage::
 
@@ -29,8 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--modes", nargs="+", default=["shared", "warm_start", "per_plane"])
-    parser.add_argument("--per-plane-frames", type=int, default=None,
-                        help="run per_plane on the first N frames only and extrapolate the time")
+    parser.add_argument("--subset-frames", type=int, default=None,
+                        help="run per_plane and warm_start on the first N frames only and "
+                             "extrapolate the time")
     parser.add_argument("--schedule", default="fast")
     parser.add_argument("--preset", default="confocal")
     parser.add_argument("--seed", type=int, default=0)
@@ -49,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{'PSNR':>7} {'noisy':>7}")
     for mode in args.modes:
         n = args.frames
-        if mode == "per_plane" and args.per_plane_frames:
-            n = min(n, args.per_plane_frames)
+        if mode in ("per_plane", "warm_start") and args.subset_frames:
+            n = min(n, args.subset_frames)
         t0 = time.perf_counter()
         out = fm2s.denoise(noisy[:n], preset=args.preset, schedule=args.schedule,
                            stack_mode=mode, seed=args.seed)

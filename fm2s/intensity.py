@@ -36,15 +36,41 @@ class IntensityMap:
     hi: float
 
     def to_unit(self, data: np.ndarray) -> np.ndarray:
-        """Map data to float32 in [0, 1] (clipped)."""
+        """Map data to float32 in [0, 1] (clipped).
+
+        Computed in float32 (float64 for float64 data) in place, so a large plane costs one
+        float copy: uint8 / 255 and integer differences are exact there.
+        """
         scale = self.hi - self.lo
-        unit = (data.astype(np.float64) - self.lo) / scale if scale > 0 else np.zeros(data.shape)
-        return np.clip(unit, 0.0, 1.0).astype(np.float32)
+        unit = data.astype(_work_dtype(data.dtype))
+        if scale > 0:
+            unit -= self.lo
+            unit /= scale
+            np.clip(unit, 0.0, 1.0, out=unit)
+        else:
+            unit[...] = 0.0
+        return unit.astype(np.float32, copy=False)
 
     def from_unit(self, unit: np.ndarray, dtype: np.dtype) -> np.ndarray:
         """Map [0, 1] values back to data values of ``dtype`` (rounded and clipped for integers)."""
-        values = unit.astype(np.float64) * (self.hi - self.lo) + self.lo
-        return cast_like(values, dtype)
+        values = unit.astype(_work_dtype(np.dtype(dtype)))
+        values *= self.hi - self.lo
+        values += self.lo
+        return _cast_in_place(values, dtype)
+
+
+def _work_dtype(dtype: np.dtype) -> type:
+    """float64 for float64 data (keeps its precision), float32 otherwise (memory)."""
+    return np.float64 if dtype == np.float64 else np.float32
+
+
+def _cast_in_place(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        np.rint(values, out=values)
+        np.clip(values, info.min, info.max, out=values)
+    return values.astype(dtype, copy=False)
 
 
 def check_dtype(dtype: np.dtype) -> np.dtype:
@@ -90,8 +116,4 @@ def intensity_map_for(data: np.ndarray, intensity_range: tuple[float, float] | N
 
 def cast_like(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Cast float values to ``dtype``: integers are rounded half-to-even and clipped to range."""
-    dtype = np.dtype(dtype)
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return np.clip(np.rint(values), info.min, info.max).astype(dtype)
-    return values.astype(dtype)
+    return _cast_in_place(np.array(values, dtype=np.float64), dtype)

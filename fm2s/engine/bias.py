@@ -39,15 +39,23 @@ def restore_local_mean(noisy: torch.Tensor, denoised: torch.Tensor, sigma: float
     return (denoised + residual).clamp_(0.0, 1.0)
 
 
-def gaussian_blur(plane: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian filter of an ``(H, W)`` plane, truncated at 4 sigma, edges reflected."""
+def gaussian_blur(plane: torch.Tensor, sigma: float, strip: int = 512) -> torch.Tensor:
+    """Separable Gaussian filter of an ``(H, W)`` plane, truncated at 4 sigma, edges reflected.
+
+    Computed in strips of ``strip`` output rows, so a 4096 x 4096 plane needs tens of MB of
+    working memory rather than the GB a single convolution over it would take on the CPU.
+    """
     radius = max(1, int(4.0 * sigma + 0.5))
     h, w = plane.shape
     radius = min(radius, h - 1, w - 1)
     x = torch.arange(-radius, radius + 1, dtype=plane.dtype, device=plane.device)
     kernel = torch.exp(-0.5 * (x / sigma) ** 2)
     kernel /= kernel.sum()
-    img = plane[None, None]
-    img = F.conv2d(F.pad(img, (radius, radius, 0, 0), mode="reflect"), kernel.view(1, 1, 1, -1))
-    img = F.conv2d(F.pad(img, (0, 0, radius, radius), mode="reflect"), kernel.view(1, 1, -1, 1))
-    return img[0, 0]
+    row_kernel, col_kernel = kernel.view(1, 1, 1, -1), kernel.view(1, 1, -1, 1)
+    padded = F.pad(plane[None, None], (radius, radius, radius, radius), mode="reflect")
+    out = torch.empty_like(plane)
+    for top in range(0, h, strip):
+        bottom = min(h, top + strip)
+        rows = padded[..., top : bottom + 2 * radius, :]
+        out[top:bottom] = F.conv2d(F.conv2d(rows, row_kernel), col_kernel)[0, 0]
+    return out
