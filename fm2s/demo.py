@@ -5,8 +5,8 @@ smooth background, 8-bit) with Poisson-Gaussian noise in the spirit of a single 
 capture (FMD ``confocal`` ``avg1``). Because the clean image is known, the demo reports the
 PSNR of the noisy and of the denoised image. It uses the short ``quick`` schedule so that it
 finishes in well under a minute on a laptop CPU; real data should use the default ``fast``
-schedule (a few seconds per 512 x 512 plane) or ``reference`` (the authors' schedule, minutes
-per plane), which denoise better.
+schedule (about half a minute per 512 x 512 plane on a 2-core CPU) or ``reference`` (the
+authors' schedule, minutes per plane), which denoise better.
 """
 
 from __future__ import annotations
@@ -107,8 +107,8 @@ def run_demo(
         f"with Poisson-Gaussian noise like a single confocal capture), preset {preset} "
         f"{noise_level}, schedule {schedule!r}.")
     say(f"  The '{schedule}' schedule is short, for a preview; on real data use the default "
-        "'fast' (a few seconds per 512 x 512 plane) or 'reference' (the authors' schedule, "
-        "minutes per plane).")
+        "'fast' (about half a minute per 512 x 512 plane on a 2-core CPU) or 'reference' "
+        "(the authors' schedule, 8-15 minutes per plane there).")
     clean, noisy = noisy_phantom((size, size), dtype="uint8", seed=seed)
     started = time.perf_counter()
     denoised, meta = denoise_with_metadata(
