@@ -328,7 +328,7 @@ def _denoise_array(
             )
             out[c] = imap.from_unit(unit, data.dtype)
     restored = out.reshape(moved.shape)
-    return np.transpose(restored, np.argsort(order)), maps
+    return np.ascontiguousarray(np.transpose(restored, np.argsort(order))), maps
 
 
 def channel_seed(seed: int, channel: int) -> int:
