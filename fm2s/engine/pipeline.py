@@ -25,10 +25,9 @@ from scipy import ndimage
 from ..presets import FM2SParams
 from .bias import restore_local_mean
 from .infer import predict_plane
-from .schedules import Schedule
+from .schedules import STACK_MODES, Schedule
 from .train import TrainingData, train_model
 
-STACK_MODES = ("auto", "shared", "per_plane", "warm_start")
 MAX_SHARED_PLANES = 32
 WARM_FRACTION = 0.25
 

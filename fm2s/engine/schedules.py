@@ -77,7 +77,10 @@ QUICK = Schedule(
     lr=5e-3, lr_final=5e-4, crop=64, batch=8, flips=False,
 )
 
-SCHEDULES: dict[str, Schedule] = {s.name: s for s in (REFERENCE, FAST, QUICK)}
+SCHEDULES: dict[str, Schedule] = {s.name: s for s in (FAST, REFERENCE, QUICK)}
+
+#: How the planes of one channel share models (see :mod:`fm2s.engine.pipeline`).
+STACK_MODES: tuple[str, ...] = ("auto", "shared", "per_plane", "warm_start")
 
 
 def resolve_schedule(schedule: str | Schedule) -> Schedule:

@@ -13,10 +13,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..presets import NOISE_LEVELS, PARAMETER_NAMES, list_presets, resolve_params
+from ..engine.schedules import SCHEDULES as SCHEDULE_TABLE
+from ..engine.schedules import STACK_MODES
+from ..presets import (
+    NOISE_LEVELS,
+    PARAMETER_NAMES,
+    canonical_preset,
+    normalize_noise_level,
+    resolve_params,
+)
 
-SCHEDULES: tuple[str, ...] = ("fast", "reference", "quick")
-STACK_MODES: tuple[str, ...] = ("auto", "shared", "per_plane", "warm_start")
+# The engine's own lists (torch-free modules), so the macro command and the core cannot disagree.
+SCHEDULES: tuple[str, ...] = tuple(SCHEDULE_TABLE)
 BASIC_KEYS: tuple[str, ...] = (
     "preset",
     "noise_level",
@@ -180,9 +188,7 @@ def validate_options(options: Mapping[str, Any] | str | None) -> CommandOptions:
         raise ValueError(
             f"unknown option(s) {', '.join(unknown)}; valid options are: {', '.join(VALID_KEYS)}"
         )
-    preset = str(values.get("preset", "confocal")).strip().lower()
-    if preset not in list_presets():
-        raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(list_presets())}")
+    preset = canonical_preset(values.get("preset", "confocal"))
     noise_level = str(values.get("noise_level", "avg1")).strip().lower()
     if noise_level == "auto":
         raise ValueError(
@@ -194,8 +200,6 @@ def validate_options(options: Mapping[str, Any] | str | None) -> CommandOptions:
     }
     # resolve_params checks the noise level against the preset and the overrides' types/ranges.
     params = resolve_params(preset, noise_level, **overrides).as_dict()
-    from ..presets import normalize_noise_level
-
     device = str(values.get("device", "auto")).strip().lower()
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", device):
         raise ValueError(f"unknown device {device!r}; choose one of: auto, cpu, cuda, cuda:N, mps")
