@@ -17,7 +17,7 @@ import numpy as np
 
 from . import dims
 from ._version import __version__
-from .intensity import IntensityMap, check_dtype, intensity_map_for
+from .intensity import IntensityMap, check_dtype, check_intensity_range, intensity_map_for
 from .presets import FM2SParams, canonical_preset, normalize_noise_level, resolve_params
 
 #: Default Gaussian sigma (pixels) of the intensity-bias correction (fm2s.engine.bias).
@@ -271,7 +271,7 @@ def validate_options(
     if tile is not None and int(tile) <= 16:
         raise ValueError(f"tile must be larger than 16 pixels (or None for no tiling), got {tile}")
     if intensity_range is not None:
-        intensity_map_for(np.zeros(1, np.float32), intensity_range)  # validates
+        check_intensity_range(intensity_range)
     if bias_sigma is not None:
         try:
             bias_sigma = float(bias_sigma)

@@ -22,6 +22,7 @@ input's dtype and intensity scale (no histogram stretching).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -91,6 +92,17 @@ def check_dtype(dtype: np.dtype) -> np.dtype:
     )
 
 
+def check_intensity_range(intensity_range: Any) -> tuple[float, float]:
+    """Return ``(lo, hi)`` as floats, or raise a ValueError unless they are two numbers, lo < hi."""
+    try:
+        lo, hi = (float(v) for v in intensity_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"intensity_range must be two numbers (lo, hi), got {intensity_range!r}") from None
+    if not lo < hi:
+        raise ValueError(f"intensity_range must have lo < hi, got ({lo}, {hi})")
+    return lo, hi
+
+
 def intensity_map_for(data: np.ndarray, intensity_range: tuple[float, float] | None = None) -> IntensityMap:
     """Choose the :class:`IntensityMap` for ``data`` (see the module docstring).
 
@@ -102,13 +114,7 @@ def intensity_map_for(data: np.ndarray, intensity_range: tuple[float, float] | N
         Explicit ``(lo, hi)``; must satisfy ``lo < hi``.
     """
     if intensity_range is not None:
-        try:
-            lo, hi = (float(v) for v in intensity_range)
-        except (TypeError, ValueError):
-            raise ValueError(f"intensity_range must be two numbers (lo, hi), got {intensity_range!r}") from None
-        if not lo < hi:
-            raise ValueError(f"intensity_range must have lo < hi, got ({lo}, {hi})")
-        return IntensityMap(lo, hi)
+        return IntensityMap(*check_intensity_range(intensity_range))
     if data.dtype == np.uint8:
         return IntensityMap(0.0, 255.0)
     return IntensityMap(float(data.min()), float(data.max()))
