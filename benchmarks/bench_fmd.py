@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -64,16 +65,20 @@ def bias_correct(noisy01: np.ndarray, out01: np.ndarray, sigma: float) -> np.nda
     return restore_local_mean(torch.from_numpy(noisy01), torch.from_numpy(out01), sigma).numpy()
 
 
-def run_one(raw: np.ndarray, preset: str, schedule: str, seed: int, out_dir: Path, stem: str) -> dict:
-    """Denoise one image with ``schedule``; return timings and the float outputs' paths."""
+def run_one(raw: np.ndarray, preset: str, schedule: str, seed: int, out_dir: Path, stem: str,
+            threads: int | None) -> dict:
+    """Denoise one image with ``schedule``; return wall/CPU seconds and the float output's path."""
+    import torch
+
     unit = raw.astype(np.float32) / 255.0
-    t0 = time.perf_counter()
-    out01 = fm2s.denoise(unit, preset=preset, schedule=schedule, seed=seed,
+    t0, c0 = time.perf_counter(), time.process_time()
+    out01 = fm2s.denoise(unit, preset=preset, schedule=schedule, seed=seed, num_threads=threads,
                          intensity_range=(0.0, 1.0), bias_sigma=None)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     path = out_dir / f"{stem}_{schedule}_seed{seed}.npy"
     np.save(path, out01.astype(np.float32))
-    return {"seconds": seconds, "output": str(path)}
+    return {"seconds": seconds, "cpu_seconds": cpu,
+            "threads": threads or torch.get_num_threads(), "output": str(path)}
 
 
 def score(gt: np.ndarray, raw: np.ndarray, out01: np.ndarray, sigma: float) -> dict:
@@ -98,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", nargs="*", help="image stems (default: capture _1 of every field)")
     parser.add_argument("--results", type=Path, default=HERE / "results" / "fmd.jsonl")
     parser.add_argument("--reuse", action="store_true", help="skip (image, schedule, seed) already in --results")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads per run (default: torch's, one per core)")
     parser.add_argument("--bias-sigma", type=float, default=DEFAULT_BIAS_SIGMA)
     args = parser.parse_args(argv)
 
@@ -128,11 +135,13 @@ def main(argv: list[str] | None = None) -> int:
             if rec is None:
                 print(f"  {stem}: {schedule} ...", file=sys.stderr, flush=True)
                 rec = {"image": stem, "schedule": schedule, "seed": args.seed,
-                       **run_one(raw, preset, schedule, args.seed, args.results.parent, stem)}
+                       **run_one(raw, preset, schedule, args.seed, args.results.parent, stem,
+                                  args.threads)}
                 with args.results.open("a") as fh:
                     fh.write(json.dumps(rec) + "\n")
             out01 = np.load(rec["output"])
             rows.append({**base, "schedule": schedule, "seconds": rec["seconds"],
+                         "threads": rec.get("threads"),
                          **score(gt, raw, out01, args.bias_sigma)})
     print_table(rows, args.schedules)
     return 0
@@ -165,13 +174,42 @@ def print_table(rows: list[dict], schedules: list[str]) -> None:
               f"{mean('psnr_round'):7.2f} {mean('psnr_float'):7.2f} {mean('ssim_round'):6.3f} "
               f"{mean('psnr_net_trunc'):7.2f} {mean('seconds'):7.1f}")
     if len(schedules) > 1:
-        ref = [r for r in rows if r["schedule"] == schedules[-1]]
         for s in schedules[:-1]:
-            cur = [r for r in rows if r["schedule"] == s]
-            if cur and ref:
-                ratio = np.mean([r["seconds"] for r in ref]) / np.mean([r["seconds"] for r in cur])
-                dpsnr = np.mean([r["psnr_round"] for r in cur]) - np.mean([r["psnr_round"] for r in ref])
-                print(f"\n{s} vs {schedules[-1]}: {ratio:.1f}x faster, mean PSNR {dpsnr:+.2f} dB")
+            print_comparison(rows, s, schedules[-1])
+
+
+def print_comparison(rows: list[dict], schedule: str, baseline: str) -> None:
+    """Print ``schedule`` against ``baseline`` per microscope and check the issue's targets.
+
+    PSNR (rounded output) is compared on the images both ran. Speed compares mean seconds per
+    image of runs made with the same number of torch threads (runs with other thread counts,
+    e.g. a baseline made on one core while the other was busy, are not timed against it).
+    """
+    cur = {r["image"]: r for r in rows if r["schedule"] == schedule}
+    base = {r["image"]: r for r in rows if r["schedule"] == baseline}
+    images = sorted(set(cur) & set(base))
+    if not images:
+        return
+    threads = Counter(cur[i]["threads"] for i in images).most_common(1)[0][0]
+    print(f"\n{schedule} vs {baseline} (speed from runs with {threads} torch thread(s))")
+    print(f"{'microscope':<12} {'n':>2} {schedule:>9} {baseline:>9} {'dPSNR':>7} "
+          f"{'s/img':>7} {'s/img':>7} {'n timed':>7} {'speed-up':>8}")
+    deltas, ratios = {}, {}
+    for preset in sorted({cur[i]["preset"] for i in images}) + ["ALL"]:
+        sel = [i for i in images if preset in (cur[i]["preset"], "ALL")]
+        a = float(np.mean([cur[i]["psnr_round"] for i in sel]))
+        b = float(np.mean([base[i]["psnr_round"] for i in sel]))
+        ta = [cur[i]["seconds"] for i in sel if cur[i]["threads"] == threads]
+        tb = [base[i]["seconds"] for i in sel if base[i]["threads"] == threads]
+        ratio = float(np.mean(tb) / np.mean(ta)) if ta and tb else float("nan")
+        deltas[preset], ratios[preset] = a - b, ratio
+        print(f"{preset:<12} {len(sel):>2} {a:9.2f} {b:9.2f} {a - b:+7.2f} "
+              f"{np.mean(ta) if ta else float('nan'):7.1f} {np.mean(tb) if tb else float('nan'):7.1f} "
+              f"{len(tb):>7} {ratio:7.1f}x")
+    worst = min(v for k, v in deltas.items() if k != "ALL")
+    print(f"targets: mean dPSNR {deltas['ALL']:+.2f} dB (>= -0.10: {deltas['ALL'] >= -0.1}), "
+          f"worst microscope {worst:+.2f} dB (>= -0.30: {worst >= -0.3}), "
+          f"speed-up {ratios['ALL']:.1f}x (>= 20: {ratios['ALL'] >= 20})")
 
 
 if __name__ == "__main__":

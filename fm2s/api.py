@@ -44,6 +44,13 @@ class DenoiseOptions:
     intensity_range: tuple[float, float] | None
     bias_sigma: float | None
 
+    @property
+    def training_precision(self) -> str:
+        """``"bfloat16"`` when the schedule asks for it and the device has it, else ``"float32"``."""
+        from .engine.device import native_bf16
+
+        return "bfloat16" if self.schedule.bf16 and native_bf16(self.device) else "float32"
+
     def metadata(self, maps: Sequence[IntensityMap] = ()) -> dict[str, Any]:
         """Flat ``fm2s_*`` metadata describing this run (for attrs, TIFF and ImageJ info)."""
         meta: dict[str, Any] = {
@@ -54,6 +61,7 @@ class DenoiseOptions:
             "fm2s_stack_mode": self.stack_mode,
             "fm2s_seed": self.seed,
             "fm2s_device": str(self.device),
+            "fm2s_training_precision": self.training_precision,
             "fm2s_bias_sigma": self.bias_sigma or 0.0,
         }
         meta.update({f"fm2s_{k}": v for k, v in self.params.as_dict().items()})
@@ -297,6 +305,7 @@ def _denoise_array(
     progress: ProgressCallback | None,
 ) -> tuple[np.ndarray, list[IntensityMap]]:
     from .engine.device import cpu_threads, make_generators
+    from .engine.memory import release_memory
     from .engine.pipeline import denoise_stack
 
     stack_axes = [a for a in range(data.ndim) if a not in (row, col, ch)]
@@ -310,23 +319,26 @@ def _denoise_array(
     maps: list[IntensityMap] = []
     log.info("fm2s: %d channel(s) x %d plane(s) of %d x %d on %s, schedule %s, stack mode %s",
              n_ch, n_stack, h, w, options.device, options.schedule.name, options.stack_mode)
-    with cpu_threads(options.num_threads):
-        for c in range(n_ch):
-            # Each channel has its own generators, so a channel's result does not depend on
-            # the channels before it (denoising it alone gives the same pixels).
-            cpu_gen, dev_gen = make_generators(channel_seed(options.seed, c), options.device)
-            imap = intensity_map_for(blocks[c], options.intensity_range)
-            maps.append(imap)
-            on_progress = None
-            if progress is not None:
-                on_progress = _channel_progress(progress, c, n_ch, n_stack)
-            unit = denoise_stack(
-                imap.to_unit(blocks[c]), options.params, options.schedule,
-                stack_mode=options.stack_mode, device=options.device,
-                cpu_generator=cpu_gen, device_generator=dev_gen, tile=options.tile,
-                bias_sigma=options.bias_sigma, progress=on_progress,
-            )
-            out[c] = imap.from_unit(unit, data.dtype)
+    try:
+        with cpu_threads(options.num_threads):
+            for c in range(n_ch):
+                # Each channel has its own generators, so a channel's result does not depend on
+                # the channels before it (denoising it alone gives the same pixels).
+                cpu_gen, dev_gen = make_generators(channel_seed(options.seed, c), options.device)
+                imap = intensity_map_for(blocks[c], options.intensity_range)
+                maps.append(imap)
+                on_progress = None
+                if progress is not None:
+                    on_progress = _channel_progress(progress, c, n_ch, n_stack)
+                unit = denoise_stack(
+                    imap.to_unit(blocks[c]), options.params, options.schedule,
+                    stack_mode=options.stack_mode, device=options.device,
+                    cpu_generator=cpu_gen, device_generator=dev_gen, tile=options.tile,
+                    bias_sigma=options.bias_sigma, progress=on_progress,
+                )
+                out[c] = imap.from_unit(unit, data.dtype)
+    finally:
+        release_memory()  # training's freed blocks go back to the OS
     restored = out.reshape(moved.shape)
     return np.ascontiguousarray(np.transpose(restored, np.argsort(order))), maps
 

@@ -80,3 +80,19 @@ def cpu_threads(num_threads: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def native_bf16(device: torch.device) -> bool:
+    """True when ``device`` computes bfloat16 convolutions natively (faster than float32).
+
+    CPUs need AMX or AVX512-BF16 (Intel Sapphire Rapids and later, AMD Zen 4 and later);
+    elsewhere oneDNN emulates bfloat16 and it is slower than float32. CUDA needs
+    ``torch.cuda.is_bf16_supported()`` (Ampere and later).
+    """
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type == "cpu":
+        cpu = getattr(torch, "cpu", None)
+        checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+        return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+    return False

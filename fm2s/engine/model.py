@@ -23,7 +23,7 @@ class FM2SNet(nn.Module):
         self.conv1 = nn.Conv2d(n_chan, 24, 5, padding=2)
         self.conv2 = nn.Conv2d(24, 12, 3, padding=1)
         self.conv3 = nn.Conv2d(12, n_chan, 5, padding=2)
-        self.act = nn.LeakyReLU(negative_slope=1e-3)
+        self.act = nn.LeakyReLU(negative_slope=1e-3, inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.act(self.conv1(x))

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from ..presets import FM2SParams
+from .device import cpu_threads, native_bf16
+from .memory import tune_allocator
 from .model import RECEPTIVE_RADIUS, FM2SNet, build_model, pad_plane
 from .noise import synthesize_noisy, window_mean_map
+from .prefetch import prefetch
 from .schedules import Schedule
 
 StepCallback = Callable[[int, int], None]
@@ -97,11 +101,14 @@ def train_model(
     total, done = schedule.total_steps, 0
 
     m = RECEPTIVE_RADIUS
+    use_bf16 = schedule.bf16 and native_bf16(device)
 
     def step(inputs: torch.Tensor, target: torch.Tensor) -> None:
         nonlocal done
         optimizer.zero_grad(set_to_none=True)
-        output = model(inputs.contiguous(memory_format=torch.channels_last))
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            output = model(inputs.contiguous(memory_format=torch.channels_last))
+        output = output.float()
         # Batches carry a RECEPTIVE_RADIUS rim of context (image or its reflection) that is
         # not scored: every scored pixel sees the same kind of neighbourhood as at inference.
         F.mse_loss(output[..., m:-m, m:-m], target[..., m:-m, m:-m]).backward()
@@ -110,20 +117,48 @@ def train_model(
         if on_step is not None:
             on_step(done, total)
 
-    for _ in range(schedule.stage1_steps):
-        raw, target, _ = sampler.draw()
-        step(raw, target)
-
-    for draw in range(schedule.noise_draws):
-        if schedule.lr_final is not None:
-            _set_lr(optimizer, _cosine(schedule.lr, schedule.lr_final, draw, schedule.noise_draws))
-        _, target, mean_map = sampler.draw()
-        with torch.no_grad():
-            noisy = synthesize_noisy(target, mean_map, params, device_generator)
-        for _ in range(schedule.steps_per_draw):
-            step(noisy, target)
+    batches = _batches(sampler, schedule, params, device_generator)
+    threads: contextlib.AbstractContextManager = contextlib.nullcontext()
+    if device.type == "cpu":
+        tune_allocator()
+        # One core draws the next batches' noise (a Poisson sampler that runs on one core)
+        # while the others train on the current batch.
+        batches = prefetch(batches, depth=4)
+        threads = cpu_threads(max(1, torch.get_num_threads() - 1))
+    with threads:
+        for lr, inputs, target in batches:
+            if lr is not None:
+                _set_lr(optimizer, lr)
+            step(inputs, target)
     model.eval()
     return model
+
+
+def _batches(
+    sampler: _BatchSampler,
+    schedule: Schedule,
+    params: FM2SParams,
+    generator: torch.Generator,
+) -> Iterator[tuple[float | None, torch.Tensor, torch.Tensor]]:
+    """Yield ``(learning rate or None, inputs, target)`` for every step of the schedule.
+
+    Stage 1 maps the raw image to the target; stage 2 maps fresh synthetic noisy images
+    (one draw per ``steps_per_draw`` steps) to it, with the cosine learning rate if set.
+    """
+    nhwc = torch.channels_last
+    for _ in range(schedule.stage1_steps):
+        raw, target, _ = sampler.draw()
+        yield None, raw.contiguous(memory_format=nhwc), target
+    for draw in range(schedule.noise_draws):
+        lr = None
+        if schedule.lr_final is not None:
+            lr = _cosine(schedule.lr, schedule.lr_final, draw, schedule.noise_draws)
+        _, target, mean_map = sampler.draw()
+        with torch.no_grad():
+            noisy = synthesize_noisy(target, mean_map, params, generator)
+            noisy = noisy.contiguous(memory_format=nhwc)
+        for _ in range(schedule.steps_per_draw):
+            yield lr, noisy, target
 
 
 class _BatchSampler:

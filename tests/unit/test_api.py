@@ -267,6 +267,21 @@ def test_metadata_records_options_and_overrides(noisy_u8):
     assert meta["fm2s_intensity_range"] == [[0.0, 255.0]]
 
 
+def test_metadata_records_the_training_precision(noisy_u8, monkeypatch):
+    import dataclasses
+
+    import fm2s.engine.device as device_module
+
+    monkeypatch.setattr(device_module, "native_bf16", lambda device: True)
+    _, meta = fm2s.denoise_with_metadata(noisy_u8, schedule=dataclasses.replace(TINY, bf16=True))
+    assert meta["fm2s_training_precision"] == "bfloat16"
+    _, meta = fm2s.denoise_with_metadata(noisy_u8, schedule=dataclasses.replace(TINY, bf16=False))
+    assert meta["fm2s_training_precision"] == "float32"
+    monkeypatch.setattr(device_module, "native_bf16", lambda device: False)
+    _, meta = fm2s.denoise_with_metadata(noisy_u8, schedule=dataclasses.replace(TINY, bf16=True))
+    assert meta["fm2s_training_precision"] == "float32"
+
+
 def test_metadata_records_canonical_preset_name(noisy_u8):
     _, meta = fm2s.denoise_with_metadata(noisy_u8, schedule=TINY, seed=0, preset="Two-Photon")
     assert meta["fm2s_preset"] == "twophoton"

@@ -183,3 +183,84 @@ def test_crop_too_small_for_the_loss_margin_is_rejected(noisy_u8):
 
     with pytest.raises(ValueError):
         fm2s.denoise(noisy_u8, schedule=Schedule("c", 2, 3, 1, crop=10, batch=2), seed=0)
+
+
+def test_background_batches_train_the_same_model_as_inline_batches(monkeypatch):
+    import fm2s.engine.train as train_module
+
+    schedule = Schedule("t", 2, 6, 2, crop=24, batch=3, lr=4e-3, lr_final=1e-4)
+    threaded = _train(schedule, _data(n=2), seed=9)
+    monkeypatch.setattr(train_module, "prefetch", lambda items, depth=2: items)
+    inline = _train(schedule, _data(n=2), seed=9)
+    for a, b in zip(threaded.parameters(), inline.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_default_schedule_trains_in_bf16_and_reference_in_float32():
+    assert FAST.bf16 is True
+    assert REFERENCE.bf16 is False  # the authors' numerics
+
+
+def _forward_dtypes(schedule: Schedule) -> set[torch.dtype]:
+    model = build_model(2, torch.Generator().manual_seed(0), CPU)
+    dtypes: set[torch.dtype] = set()
+    model.conv2.register_forward_hook(lambda _m, _a, out: dtypes.add(out.dtype))
+    _train(schedule, _data(), model=model)
+    return dtypes
+
+
+def test_bf16_schedule_runs_convolutions_in_bf16_only_where_native(monkeypatch):
+    import fm2s.engine.train as train_module
+
+    schedule = Schedule("t", 1, 2, 1, crop=24, batch=2, bf16=True)
+    monkeypatch.setattr(train_module, "native_bf16", lambda device: True)
+    assert _forward_dtypes(schedule) == {torch.bfloat16}
+    monkeypatch.setattr(train_module, "native_bf16", lambda device: False)
+    assert _forward_dtypes(schedule) == {torch.float32}
+    assert _forward_dtypes(dataclasses.replace(schedule, bf16=False)) == {torch.float32}
+
+
+def test_bf16_training_keeps_float32_weights_and_learns(monkeypatch):
+    import fm2s.engine.train as train_module
+
+    monkeypatch.setattr(train_module, "native_bf16", lambda device: True)
+    data = _data(h=48, w=48, seed=3)
+    params = resolve_params("confocal")
+    gen = torch.Generator().manual_seed(0)
+    model = build_model(params.n_chan, gen, CPU)
+
+    def loss() -> float:
+        with torch.no_grad():
+            out = model(data.raw.expand(-1, 2, -1, -1))
+            return torch.mean((out - data.target) ** 2).item()
+
+    start = loss()
+    train_model(data, params, Schedule("t", 30, 0, 1, lr=5e-3, bf16=True), cpu_generator=gen,
+                device_generator=gen, model=model)
+    assert loss() < 0.5 * start
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+
+
+def test_native_bf16_answers_for_every_device_type():
+    from fm2s.engine.device import native_bf16
+
+    assert isinstance(native_bf16(CPU), bool)
+    assert native_bf16(torch.device("meta")) is False
+
+
+def test_cpu_training_leaves_one_core_to_the_noise_thread():
+    model = build_model(2, torch.Generator().manual_seed(0), CPU)
+    seen: list[int] = []
+    model.register_forward_pre_hook(lambda _m, _a: seen.append(torch.get_num_threads()))
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        _train(Schedule("t", 1, 2, 1, crop=24, batch=2), _data(), model=model)
+        assert set(seen) == {2}
+        assert torch.get_num_threads() == 3  # restored
+        seen.clear()
+        torch.set_num_threads(1)
+        _train(Schedule("t", 1, 2, 1, crop=24, batch=2), _data(), model=model)
+        assert set(seen) == {1}
+    finally:
+        torch.set_num_threads(before)
