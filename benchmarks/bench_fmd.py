@@ -75,7 +75,7 @@ def run_one(raw: np.ndarray, preset: str, schedule: str, seed: int, out_dir: Pat
     out01 = fm2s.denoise(unit, preset=preset, schedule=schedule, seed=seed, num_threads=threads,
                          intensity_range=(0.0, 1.0), bias_sigma=None)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    path = out_dir / f"{stem}_{schedule}_seed{seed}.npy"
+    path = out_dir / f"{stem}_{schedule}_seed{seed}_{int(time.time())}.npy"  # never overwrite
     np.save(path, out01.astype(np.float32))
     return {"seconds": seconds, "cpu_seconds": cpu,
             "threads": threads or torch.get_num_threads(), "output": str(path)}
@@ -207,8 +207,8 @@ def print_comparison(rows: list[dict], schedule: str, baseline: str) -> None:
               f"{np.mean(ta) if ta else float('nan'):7.1f} {np.mean(tb) if tb else float('nan'):7.1f} "
               f"{len(tb):>7} {ratio:7.1f}x")
     worst = min(v for k, v in deltas.items() if k != "ALL")
-    print(f"targets: mean dPSNR {deltas['ALL']:+.2f} dB (>= -0.10: {deltas['ALL'] >= -0.1}), "
-          f"worst microscope {worst:+.2f} dB (>= -0.30: {worst >= -0.3}), "
+    print(f"targets: mean dPSNR {deltas['ALL']:+.3f} dB (>= -0.10: {deltas['ALL'] >= -0.1}), "
+          f"worst microscope {worst:+.3f} dB (>= -0.30: {worst >= -0.3}), "
           f"speed-up {ratios['ALL']:.1f}x (>= 20: {ratios['ALL'] >= 20})")
 
 

@@ -305,7 +305,6 @@ def _denoise_array(
     progress: ProgressCallback | None,
 ) -> tuple[np.ndarray, list[IntensityMap]]:
     from .engine.device import cpu_threads, make_generators
-    from .engine.memory import release_memory
     from .engine.pipeline import denoise_stack
 
     stack_axes = [a for a in range(data.ndim) if a not in (row, col, ch)]
@@ -319,26 +318,23 @@ def _denoise_array(
     maps: list[IntensityMap] = []
     log.info("fm2s: %d channel(s) x %d plane(s) of %d x %d on %s, schedule %s, stack mode %s",
              n_ch, n_stack, h, w, options.device, options.schedule.name, options.stack_mode)
-    try:
-        with cpu_threads(options.num_threads):
-            for c in range(n_ch):
-                # Each channel has its own generators, so a channel's result does not depend on
-                # the channels before it (denoising it alone gives the same pixels).
-                cpu_gen, dev_gen = make_generators(channel_seed(options.seed, c), options.device)
-                imap = intensity_map_for(blocks[c], options.intensity_range)
-                maps.append(imap)
-                on_progress = None
-                if progress is not None:
-                    on_progress = _channel_progress(progress, c, n_ch, n_stack)
-                unit = denoise_stack(
-                    imap.to_unit(blocks[c]), options.params, options.schedule,
-                    stack_mode=options.stack_mode, device=options.device,
-                    cpu_generator=cpu_gen, device_generator=dev_gen, tile=options.tile,
-                    bias_sigma=options.bias_sigma, progress=on_progress,
-                )
-                out[c] = imap.from_unit(unit, data.dtype)
-    finally:
-        release_memory()  # training's freed blocks go back to the OS
+    with cpu_threads(options.num_threads):
+        for c in range(n_ch):
+            # Each channel has its own generators, so a channel's result does not depend on
+            # the channels before it (denoising it alone gives the same pixels).
+            cpu_gen, dev_gen = make_generators(channel_seed(options.seed, c), options.device)
+            imap = intensity_map_for(blocks[c], options.intensity_range)
+            maps.append(imap)
+            on_progress = None
+            if progress is not None:
+                on_progress = _channel_progress(progress, c, n_ch, n_stack)
+            unit = denoise_stack(
+                imap.to_unit(blocks[c]), options.params, options.schedule,
+                stack_mode=options.stack_mode, device=options.device,
+                cpu_generator=cpu_gen, device_generator=dev_gen, tile=options.tile,
+                bias_sigma=options.bias_sigma, progress=on_progress,
+            )
+            out[c] = imap.from_unit(unit, data.dtype)
     restored = out.reshape(moved.shape)
     return np.ascontiguousarray(np.transpose(restored, np.argsort(order))), maps
 

@@ -26,9 +26,11 @@ class FM2SNet(nn.Module):
         self.act = nn.LeakyReLU(negative_slope=1e-3, inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.act(self.conv1(x))
-        x = self.act(self.conv2(x))
-        return self.conv3(x)
+        return self.conv3(self.hidden(x))
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The 12-channel features that the last convolution turns into the output."""
+        return self.act(self.conv2(self.act(self.conv1(x))))
 
     def reset_parameters(self, generator: torch.Generator) -> None:
         """Initialise like torch's default Conv2d init, but from ``generator`` (repeatable)."""

@@ -36,8 +36,9 @@ class Schedule:
         Average the prediction over the 8 flips/rotations of the plane at inference (the
         network is not symmetric, so this is a cheap ensemble).
     bf16 : bool
-        Run the training forward/backward under bfloat16 autocast (weights, optimizer and loss
-        stay float32) where the hardware computes bfloat16 natively (CPUs with AMX or
+        Run the first two convolutions of the training forward/backward in bfloat16 (weights,
+        output layer, optimizer and loss stay float32) where the hardware computes bfloat16
+        natively (CPUs with AMX or
         AVX512-BF16, CUDA GPUs that support it); elsewhere train in float32. Inference is
         always float32.
     """

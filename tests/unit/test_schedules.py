@@ -161,7 +161,8 @@ def test_training_is_repeatable_for_a_seed():
     assert any(not torch.equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters()))
 
 
-def test_training_reduces_the_loss_towards_the_target():
+def _loss_before_and_after(schedule: Schedule):
+    """Train on a random plane; return (loss before, loss after, the model)."""
     data = _data(h=48, w=48, seed=3)
     params = resolve_params("confocal")
     gen = torch.Generator().manual_seed(0)
@@ -173,9 +174,13 @@ def test_training_reduces_the_loss_towards_the_target():
             return torch.mean((out - data.target) ** 2).item()
 
     start = loss()
-    train_model(data, params, Schedule("t", 30, 0, 1, lr=5e-3), cpu_generator=gen,
-                device_generator=gen, model=model)
-    assert loss() < 0.5 * start
+    train_model(data, params, schedule, cpu_generator=gen, device_generator=gen, model=model)
+    return start, loss(), model
+
+
+def test_training_reduces_the_loss_towards_the_target():
+    start, end, _ = _loss_before_and_after(Schedule("t", 30, 0, 1, lr=5e-3))
+    assert end < 0.5 * start
 
 
 def test_crop_too_small_for_the_loss_margin_is_rejected(noisy_u8):
@@ -201,43 +206,35 @@ def test_default_schedule_trains_in_bf16_and_reference_in_float32():
     assert REFERENCE.bf16 is False  # the authors' numerics
 
 
-def _forward_dtypes(schedule: Schedule) -> set[torch.dtype]:
+def _forward_dtypes(schedule: Schedule) -> tuple[set[torch.dtype], set[torch.dtype]]:
+    """dtypes of the hidden (conv2) and output (conv3) activations seen in training."""
     model = build_model(2, torch.Generator().manual_seed(0), CPU)
-    dtypes: set[torch.dtype] = set()
-    model.conv2.register_forward_hook(lambda _m, _a, out: dtypes.add(out.dtype))
+    hidden: set[torch.dtype] = set()
+    output: set[torch.dtype] = set()
+    model.conv2.register_forward_hook(lambda _m, _a, out: hidden.add(out.dtype))
+    model.conv3.register_forward_hook(lambda _m, _a, out: output.add(out.dtype))
     _train(schedule, _data(), model=model)
-    return dtypes
+    return hidden, output
 
 
-def test_bf16_schedule_runs_convolutions_in_bf16_only_where_native(monkeypatch):
+def test_bf16_schedule_runs_hidden_convolutions_in_bf16_only_where_native(monkeypatch):
     import fm2s.engine.train as train_module
 
+    f32, bf16 = {torch.float32}, {torch.bfloat16}
     schedule = Schedule("t", 1, 2, 1, crop=24, batch=2, bf16=True)
     monkeypatch.setattr(train_module, "native_bf16", lambda device: True)
-    assert _forward_dtypes(schedule) == {torch.bfloat16}
+    assert _forward_dtypes(schedule) == (bf16, f32)  # the output layer stays float32
     monkeypatch.setattr(train_module, "native_bf16", lambda device: False)
-    assert _forward_dtypes(schedule) == {torch.float32}
-    assert _forward_dtypes(dataclasses.replace(schedule, bf16=False)) == {torch.float32}
+    assert _forward_dtypes(schedule) == (f32, f32)
+    assert _forward_dtypes(dataclasses.replace(schedule, bf16=False)) == (f32, f32)
 
 
 def test_bf16_training_keeps_float32_weights_and_learns(monkeypatch):
     import fm2s.engine.train as train_module
 
     monkeypatch.setattr(train_module, "native_bf16", lambda device: True)
-    data = _data(h=48, w=48, seed=3)
-    params = resolve_params("confocal")
-    gen = torch.Generator().manual_seed(0)
-    model = build_model(params.n_chan, gen, CPU)
-
-    def loss() -> float:
-        with torch.no_grad():
-            out = model(data.raw.expand(-1, 2, -1, -1))
-            return torch.mean((out - data.target) ** 2).item()
-
-    start = loss()
-    train_model(data, params, Schedule("t", 30, 0, 1, lr=5e-3, bf16=True), cpu_generator=gen,
-                device_generator=gen, model=model)
-    assert loss() < 0.5 * start
+    start, end, model = _loss_before_and_after(Schedule("t", 30, 0, 1, lr=5e-3, bf16=True))
+    assert end < 0.5 * start
     assert {p.dtype for p in model.parameters()} == {torch.float32}
 
 
