@@ -47,9 +47,9 @@ class DenoiseOptions:
     @property
     def training_precision(self) -> str:
         """``"bfloat16"`` when the schedule asks for it and the device has it, else ``"float32"``."""
-        from .engine.device import native_bf16
+        from .engine.train import trains_in_bf16
 
-        return "bfloat16" if self.schedule.bf16 and native_bf16(self.device) else "float32"
+        return "bfloat16" if trains_in_bf16(self.schedule, self.device) else "float32"
 
     def metadata(self, maps: Sequence[IntensityMap] = ()) -> dict[str, Any]:
         """Flat ``fm2s_*`` metadata describing this run (for attrs, TIFF and ImageJ info)."""

@@ -10,7 +10,9 @@ thresholds are set again and the free memory is handed back to the OS.
 
 A no-op off glibc (macOS, Windows, musl) and when ``FM2S_MALLOC_TUNING=0`` is set in the
 environment. The thresholds are process-wide malloc settings (PyTorch's CPU performance guide
-tunes them with environment variables or swaps the allocator for the same reason).
+tunes them with environment variables or swaps the allocator for the same reason); two
+trainings running at once in one process share them, and the first to finish sets the defaults
+back, which only costs the other one speed.
 """
 
 from __future__ import annotations
@@ -20,12 +22,11 @@ import ctypes
 import ctypes.util
 import os
 import sys
-import threading
 from collections.abc import Iterator
 from functools import cache
 
 # mallopt parameters (glibc malloc.h)
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
 #: Blocks up to this size are reused from the heap instead of being mmap-ed afresh.
 MMAP_THRESHOLD = 256 << 20
@@ -33,8 +34,6 @@ MMAP_THRESHOLD = 256 << 20
 TRIM_THRESHOLD = 1 << 30
 #: glibc's initial mmap and trim thresholds, set again after training.
 DEFAULT_THRESHOLD = 128 << 10
-
-_LOCK = threading.Lock()
 
 
 @cache
@@ -66,13 +65,11 @@ def reuse_freed_memory() -> Iterator[bool]:
     if libc is None:
         yield False
         return
-    with _LOCK:
-        tuned = bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
-                     and libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1)
+    tuned = bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+                 and libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1)
     try:
         yield tuned
     finally:
-        with _LOCK:
-            libc.mallopt(_M_MMAP_THRESHOLD, DEFAULT_THRESHOLD)
-            libc.mallopt(_M_TRIM_THRESHOLD, DEFAULT_THRESHOLD)
-            libc.malloc_trim(0)
+        libc.mallopt(_M_MMAP_THRESHOLD, DEFAULT_THRESHOLD)
+        libc.mallopt(_M_TRIM_THRESHOLD, DEFAULT_THRESHOLD)
+        libc.malloc_trim(0)

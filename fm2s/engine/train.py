@@ -101,7 +101,7 @@ def train_model(
     total, done = schedule.total_steps, 0
 
     m = RECEPTIVE_RADIUS
-    use_bf16 = schedule.bf16 and native_bf16(device)
+    use_bf16 = trains_in_bf16(schedule, device)
 
     def step(inputs: torch.Tensor, target: torch.Tensor) -> None:
         nonlocal done
@@ -139,6 +139,11 @@ def train_model(
             step(inputs, target)
     model.eval()
     return model
+
+
+def trains_in_bf16(schedule: Schedule, device: torch.device) -> bool:
+    """True when ``schedule`` asks for bfloat16 training and ``device`` computes it natively."""
+    return schedule.bf16 and native_bf16(device)
 
 
 def _batches(

@@ -270,14 +270,14 @@ def test_metadata_records_options_and_overrides(noisy_u8):
 def test_metadata_records_the_training_precision(noisy_u8, monkeypatch):
     import dataclasses
 
-    import fm2s.engine.device as device_module
+    import fm2s.engine.train as train_module
 
-    monkeypatch.setattr(device_module, "native_bf16", lambda device: True)
+    monkeypatch.setattr(train_module, "native_bf16", lambda device: True)
     _, meta = fm2s.denoise_with_metadata(noisy_u8, schedule=dataclasses.replace(TINY, bf16=True))
     assert meta["fm2s_training_precision"] == "bfloat16"
     _, meta = fm2s.denoise_with_metadata(noisy_u8, schedule=dataclasses.replace(TINY, bf16=False))
     assert meta["fm2s_training_precision"] == "float32"
-    monkeypatch.setattr(device_module, "native_bf16", lambda device: False)
+    monkeypatch.setattr(train_module, "native_bf16", lambda device: False)
     _, meta = fm2s.denoise_with_metadata(noisy_u8, schedule=dataclasses.replace(TINY, bf16=True))
     assert meta["fm2s_training_precision"] == "float32"
 
