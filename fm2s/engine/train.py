@@ -129,8 +129,9 @@ def train_model(
     if device.type == "cpu":
         cpu_setup.enter_context(reuse_freed_memory())
         # One core draws the next batches' noise (a Poisson sampler that runs on one core)
-        # while the others train on the current batch.
-        batches = prefetch(batches, depth=4)
+        # while the others train on the current batch. Closed on the way out, so the thread
+        # stops even when a step raises (a traceback would otherwise keep it alive).
+        batches = cpu_setup.enter_context(contextlib.closing(prefetch(batches, depth=4)))
         cpu_setup.enter_context(cpu_threads(max(1, torch.get_num_threads() - 1)))
     with cpu_setup:
         for lr, inputs, target in batches:

@@ -261,3 +261,16 @@ def test_cpu_training_leaves_one_core_to_the_noise_thread():
         assert set(seen) == {1}
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_failing_step_stops_the_noise_thread_even_while_the_traceback_lives():
+    import threading
+
+    def cancel(done: int, total: int) -> None:
+        if done == 3:
+            raise KeyboardInterrupt("cancelled")
+
+    with pytest.raises(KeyboardInterrupt) as caught:
+        _train(Schedule("t", 1, 50, 1, crop=24, batch=2), _data(), on_step=cancel)
+    assert caught.value is not None  # the traceback (and train_model's frame) are still held
+    assert not [t for t in threading.enumerate() if t.name == "fm2s-prefetch"]
