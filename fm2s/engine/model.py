@@ -25,12 +25,22 @@ class FM2SNet(nn.Module):
         self.conv3 = nn.Conv2d(12, n_chan, 5, padding=2)
         self.act = nn.LeakyReLU(negative_slope=1e-3, inplace=True)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv3(self.hidden(x))
+    def forward(self, x: torch.Tensor, *, valid: bool = False) -> torch.Tensor:
+        """Denoise ``x`` (``(B, n_chan, H, W)``).
 
-    def hidden(self, x: torch.Tensor) -> torch.Tensor:
-        """The 12-channel features that the last convolution turns into the output."""
-        return self.act(self.conv2(self.act(self.conv1(x))))
+        With ``valid=True`` the convolutions are not padded: the output is
+        ``RECEPTIVE_RADIUS`` pixels smaller on every side and is exactly the interior of the
+        padded output (the pixels that never see the zero padding). Training scores only
+        those pixels, so it computes nothing else.
+        """
+        return _conv(self.conv3, self.hidden(x, valid=valid), valid)
+
+    def hidden(self, x: torch.Tensor, *, valid: bool = False) -> torch.Tensor:
+        """The 12-channel features that the last convolution turns into the output.
+
+        ``valid=True``: unpadded convolutions, 3 pixels smaller on every side.
+        """
+        return self.act(_conv(self.conv2, self.act(_conv(self.conv1, x, valid)), valid))
 
     def reset_parameters(self, generator: torch.Generator) -> None:
         """Initialise like torch's default Conv2d init, but from ``generator`` (repeatable)."""
@@ -39,6 +49,12 @@ class FM2SNet(nn.Module):
             fan_in = conv.weight.shape[1] * conv.weight.shape[2] * conv.weight.shape[3]
             bound = 1.0 / math.sqrt(fan_in)
             nn.init.uniform_(conv.bias, -bound, bound, generator=generator)
+
+
+def _conv(conv: nn.Conv2d, x: torch.Tensor, valid: bool) -> torch.Tensor:
+    if not valid:
+        return conv(x)
+    return F.conv2d(x, conv.weight, conv.bias)
 
 
 def build_model(n_chan: int, generator: torch.Generator, device: torch.device) -> FM2SNet:

@@ -93,3 +93,16 @@ def test_init_bounds_follow_torch_default():
 def test_build_model_places_model_on_device_and_is_trainable():
     model = _model(1)
     assert all(p.device.type == "cpu" and p.requires_grad for p in model.parameters())
+
+
+def test_valid_forward_is_the_interior_of_the_padded_forward():
+    model = build_model(2, torch.Generator().manual_seed(0), torch.device("cpu"))
+    x = torch.rand(3, 2, 40, 33, generator=torch.Generator().manual_seed(1))
+    r = RECEPTIVE_RADIUS
+    with torch.no_grad():
+        full = model(x)
+        valid = model(x, valid=True)
+        hidden = model.hidden(x, valid=True)
+    assert valid.shape == (3, 2, 40 - 2 * r, 33 - 2 * r)
+    assert hidden.shape == (3, 12, 40 - 6, 33 - 6)
+    assert torch.allclose(valid, full[..., r:-r, r:-r], atol=1e-6)

@@ -206,27 +206,68 @@ def test_default_schedule_trains_in_bf16_and_reference_in_float32():
     assert REFERENCE.bf16 is False  # the authors' numerics
 
 
-def _forward_dtypes(schedule: Schedule) -> tuple[set[torch.dtype], set[torch.dtype]]:
+def _forward_dtypes(schedule: Schedule, monkeypatch) -> tuple[set[torch.dtype], set[torch.dtype]]:
     """dtypes of the hidden (conv2) and output (conv3) activations seen in training."""
-    model = build_model(2, torch.Generator().manual_seed(0), CPU)
+    import fm2s.engine.model as model_module
+    import fm2s.engine.train as train_module
+
     hidden: set[torch.dtype] = set()
     output: set[torch.dtype] = set()
-    model.conv2.register_forward_hook(lambda _m, _a, out: hidden.add(out.dtype))
-    model.conv3.register_forward_hook(lambda _m, _a, out: output.add(out.dtype))
+    real_conv = model_module._conv
+    real_output = train_module.conv_from_reference
+
+    def conv(layer, x, valid):
+        out = real_conv(layer, x, valid)
+        (output if layer.out_channels == 2 else hidden).add(out.dtype)
+        return out
+
+    def bf16_output(*args, **kwargs):
+        out = real_output(*args, **kwargs)
+        output.add(out.dtype)
+        return out
+
+    monkeypatch.setattr(model_module, "_conv", conv)
+    monkeypatch.setattr(train_module, "conv_from_reference", bf16_output)
+    model = build_model(2, torch.Generator().manual_seed(0), CPU)
     _train(schedule, _data(), model=model)
     return hidden, output
 
 
-def test_bf16_schedule_runs_hidden_convolutions_in_bf16_only_where_native(monkeypatch):
+def test_bf16_schedule_runs_convolutions_in_bf16_only_where_native(monkeypatch):
     import fm2s.engine.train as train_module
 
     f32, bf16 = {torch.float32}, {torch.bfloat16}
     schedule = Schedule("t", 1, 2, 1, crop=24, batch=2, bf16=True)
     monkeypatch.setattr(train_module, "native_bf16", lambda device: True)
-    assert _forward_dtypes(schedule) == (bf16, f32)  # the output layer stays float32
+    # The output reaches the loss in float32 (conv_from_reference), never rounded to bf16.
+    assert _forward_dtypes(schedule, monkeypatch) == (bf16, f32)
     monkeypatch.setattr(train_module, "native_bf16", lambda device: False)
-    assert _forward_dtypes(schedule) == (f32, f32)
-    assert _forward_dtypes(dataclasses.replace(schedule, bf16=False)) == (f32, f32)
+    assert _forward_dtypes(schedule, monkeypatch) == (f32, f32)
+    assert _forward_dtypes(dataclasses.replace(schedule, bf16=False), monkeypatch) == (f32, f32)
+
+
+def test_training_scores_the_same_pixels_as_a_padded_forward(monkeypatch):
+    """Valid convolutions in training give the loss of the padded network on the scored rim."""
+    import fm2s.engine.train as train_module
+
+    losses: list[float] = []
+    real = train_module.F.mse_loss
+
+    def spy(output, target):
+        losses.append(real(output, target).item())
+        return real(output, target)
+
+    monkeypatch.setattr(train_module.F, "mse_loss", spy)
+    data = _data(h=30, w=30)
+    params = resolve_params("confocal")
+    model = build_model(2, torch.Generator().manual_seed(0), CPU)
+    with torch.no_grad():
+        expected = real(model(data.raw.expand(-1, 2, -1, -1))[..., 5:-5, 5:-5],
+                        data.target.expand(-1, 2, -1, -1)[..., 5:-5, 5:-5]).item()
+    gen = torch.Generator().manual_seed(0)
+    train_model(data, params, Schedule("t", 1, 0, 1), cpu_generator=gen, device_generator=gen,
+                model=model)
+    assert losses == pytest.approx([expected], rel=1e-5)
 
 
 def test_bf16_training_keeps_float32_weights_and_learns(monkeypatch):
