@@ -1,9 +1,9 @@
 """The network's output layer in bfloat16 at close to float32 accuracy, for bfloat16 training.
 
 A bfloat16 convolution rounds its result to 8 significant bits: ~0.2 % of the output, several
-grey levels of a 12-bit image. Trained that way, FM2S lost 0.44 dB on a 12-bit time-lapse, and
-the float32 output layer that avoided it cost ~40 % of a bfloat16 training step (float32
-convolutions with 12 input channels are slow on CPUs that have bfloat16 units).
+grey levels of a 12-bit image, which the loss would then see. A float32 output layer avoids
+that but cost ~40 % of a bfloat16 training step (float32 convolutions with 12 input channels
+are slow on CPUs that have bfloat16 units).
 
 :func:`conv_from_reference` lets the bfloat16 convolution compute only the difference between
 the output and a reference image close to it (the training target): the reference enters as

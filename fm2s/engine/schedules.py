@@ -36,10 +36,10 @@ class Schedule:
         Average the prediction over the 8 flips/rotations of the plane at inference (the
         network is not symmetric, so this is a cheap ensemble).
     bf16 : bool
-        Run the first two convolutions of the training forward/backward in bfloat16 (weights,
-        output layer, optimizer and loss stay float32) where the hardware computes bfloat16
-        natively (CPUs with AMX or
-        AVX512-BF16, CUDA GPUs that support it); elsewhere train in float32. Inference is
+        Run the training convolutions in bfloat16 where the hardware computes bfloat16
+        natively (CPUs with AMX or AVX512-BF16, CUDA GPUs that support it); elsewhere train in
+        float32. The output reaches the loss at close to float32 precision (see
+        :mod:`fm2s.engine.bf16_output`); weights, optimizer and loss stay float32. Inference is
         always float32.
     """
 
