@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                     fh.write(json.dumps(rec) + "\n")
             out01 = np.load(rec["output"])
             rows.append({**base, "schedule": schedule, "seconds": rec["seconds"],
-                         "threads": rec.get("threads"),
+                         "cpu_seconds": rec.get("cpu_seconds"), "threads": rec.get("threads"),
                          **score(gt, raw, out01, args.bias_sigma)})
     print_table(rows, args.schedules)
     return 0
@@ -206,6 +206,11 @@ def print_comparison(rows: list[dict], schedule: str, baseline: str) -> None:
         print(f"{preset:<12} {len(sel):>2} {a:9.2f} {b:9.2f} {a - b:+7.2f} "
               f"{np.mean(ta) if ta else float('nan'):7.1f} {np.mean(tb) if tb else float('nan'):7.1f} "
               f"{len(tb):>7} {ratio:7.1f}x")
+    ca = [cur[i]["cpu_seconds"] for i in images if cur[i]["threads"] == threads]
+    cb = [base[i]["cpu_seconds"] for i in images if base[i]["threads"] == threads]
+    if all(v is not None for v in ca + cb) and ca and cb:
+        print(f"CPU seconds per image (all threads): {schedule} {np.mean(ca):.1f}, {baseline} "
+              f"{np.mean(cb):.1f} ({np.mean(cb) / np.mean(ca):.1f}x)")
     worst = min(v for k, v in deltas.items() if k != "ALL")
     print(f"targets: mean dPSNR {deltas['ALL']:+.3f} dB (>= -0.10: {deltas['ALL'] >= -0.1}), "
           f"worst microscope {worst:+.3f} dB (>= -0.30: {worst >= -0.3}), "
