@@ -194,20 +194,23 @@ def print_comparison(rows: list[dict], schedule: str, baseline: str) -> None:
     print(f"\n{schedule} vs {baseline} (speed from runs with {threads} torch thread(s))")
     print(f"{'microscope':<12} {'n':>2} {schedule:>9} {baseline:>9} {'dPSNR':>7} "
           f"{'s/img':>7} {'s/img':>7} {'n timed':>7} {'speed-up':>8}")
+
+    def timed(recs: dict[str, dict], sel: list[str], key: str) -> list:
+        """``key`` of the runs in ``sel`` made with ``threads`` torch threads."""
+        return [recs[i][key] for i in sel if recs[i]["threads"] == threads]
+
     deltas, ratios = {}, {}
     for preset in sorted({cur[i]["preset"] for i in images}) + ["ALL"]:
         sel = [i for i in images if preset in (cur[i]["preset"], "ALL")]
         a = float(np.mean([cur[i]["psnr_round"] for i in sel]))
         b = float(np.mean([base[i]["psnr_round"] for i in sel]))
-        ta = [cur[i]["seconds"] for i in sel if cur[i]["threads"] == threads]
-        tb = [base[i]["seconds"] for i in sel if base[i]["threads"] == threads]
+        ta, tb = timed(cur, sel, "seconds"), timed(base, sel, "seconds")
         ratio = float(np.mean(tb) / np.mean(ta)) if ta and tb else float("nan")
         deltas[preset], ratios[preset] = a - b, ratio
         print(f"{preset:<12} {len(sel):>2} {a:9.2f} {b:9.2f} {a - b:+7.2f} "
               f"{np.mean(ta) if ta else float('nan'):7.1f} {np.mean(tb) if tb else float('nan'):7.1f} "
               f"{len(tb):>7} {ratio:7.1f}x")
-    ca = [cur[i]["cpu_seconds"] for i in images if cur[i]["threads"] == threads]
-    cb = [base[i]["cpu_seconds"] for i in images if base[i]["threads"] == threads]
+    ca, cb = timed(cur, images, "cpu_seconds"), timed(base, images, "cpu_seconds")
     if all(v is not None for v in ca + cb) and ca and cb:
         print(f"CPU seconds per image (all threads): {schedule} {np.mean(ca):.1f}, {baseline} "
               f"{np.mean(cb):.1f} ({np.mean(cb) / np.mean(ca):.1f}x)")

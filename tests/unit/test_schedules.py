@@ -254,8 +254,9 @@ def test_training_scores_the_same_pixels_as_a_padded_forward(monkeypatch):
     real = train_module.F.mse_loss
 
     def spy(output, target):
-        losses.append(real(output, target).item())
-        return real(output, target)
+        loss = real(output, target)
+        losses.append(loss.item())
+        return loss
 
     monkeypatch.setattr(train_module.F, "mse_loss", spy)
     data = _data(h=30, w=30)
