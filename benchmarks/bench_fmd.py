@@ -13,6 +13,10 @@ as .npy beside it, so a long reference run can be resumed with ``--reuse``.
 Usage::
 
     python benchmarks/bench_fmd.py --schedules fast reference --seed 0
+    python benchmarks/bench_fmd.py --schedules fast reference --seeds 0 1 2 --baseline-seed 0 --reuse
+
+With several seeds, the comparison averages each image over its seeds and also prints the
+mean difference seed by seed (one seed can be 0.1 dB off the average on these images).
 """
 
 from __future__ import annotations
@@ -100,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data" / "fmd")
     parser.add_argument("--schedules", nargs="+", default=["fast", "reference"])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", help="several seeds (overrides --seed)")
+    parser.add_argument("--baseline-seed", type=int, default=None,
+                        help="run the last schedule (the baseline) with this seed only")
     parser.add_argument("--images", nargs="*", help="image stems (default: capture _1 of every field)")
     parser.add_argument("--results", type=Path, default=HERE / "results" / "fmd.jsonl")
     parser.add_argument("--reuse", action="store_true", help="skip (image, schedule, seed) already in --results")
@@ -121,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
             rec = json.loads(line)
             done[(rec["image"], rec["schedule"], rec["seed"])] = rec
 
+    seeds = args.seeds or [args.seed]
+    runs = [(schedule, seed) for schedule in args.schedules for seed in seeds]
+    if args.baseline_seed is not None:
+        baseline = args.schedules[-1]
+        runs = [r for r in runs if r[0] != baseline] + [(baseline, args.baseline_seed)]
     rows = []
     for stem in stems:
         preset = preset_for(stem)
@@ -129,18 +141,18 @@ def main(argv: list[str] | None = None) -> int:
         median = ndimage.median_filter(raw, size=fm2s.resolve_params(preset).median_window, mode="nearest")
         base = {"image": stem, "preset": preset,
                 "noisy": (psnr(gt, raw), ssim(gt, raw)), "median": (psnr(gt, median), ssim(gt, median))}
-        for schedule in args.schedules:
-            key = (stem, schedule, args.seed)
+        for schedule, seed in runs:
+            key = (stem, schedule, seed)
             rec = done.get(key)
             if rec is None:
-                print(f"  {stem}: {schedule} ...", file=sys.stderr, flush=True)
-                rec = {"image": stem, "schedule": schedule, "seed": args.seed,
-                       **run_one(raw, preset, schedule, args.seed, args.results.parent, stem,
+                print(f"  {stem}: {schedule} seed {seed} ...", file=sys.stderr, flush=True)
+                rec = {"image": stem, "schedule": schedule, "seed": seed,
+                       **run_one(raw, preset, schedule, seed, args.results.parent, stem,
                                   args.threads)}
                 with args.results.open("a") as fh:
                     fh.write(json.dumps(rec) + "\n")
             out01 = np.load(rec["output"])
-            rows.append({**base, "schedule": schedule, "seconds": rec["seconds"],
+            rows.append({**base, "schedule": schedule, "seed": seed, "seconds": rec["seconds"],
                          "cpu_seconds": rec.get("cpu_seconds"), "threads": rec.get("threads"),
                          **score(gt, raw, out01, args.bias_sigma)})
     print_table(rows, args.schedules)
@@ -149,12 +161,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_table(rows: list[dict], schedules: list[str]) -> None:
     """Print per-image rows and per-microscope means."""
-    head = (f"{'image':<22} {'schedule':<10} {'noisy':>13} {'median':>13} {'fm2s round':>13} "
+    several = len({r["seed"] for r in rows}) > 1
+    head = (f"{'image':<22} {'schedule':<13} {'noisy':>13} {'median':>13} {'fm2s round':>13} "
             f"{'fm2s float':>10} {'net trunc':>9} {'net float':>9} {'bias':>6} {'s/img':>7}")
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['image']:<22} {r['schedule']:<10} {r['noisy'][0]:6.2f}/{r['noisy'][1]:.3f} "
+        label = f"{r['schedule']} s{r['seed']}" if several else r["schedule"]
+        print(f"{r['image']:<22} {label:<13} {r['noisy'][0]:6.2f}/{r['noisy'][1]:.3f} "
               f"{r['median'][0]:6.2f}/{r['median'][1]:.3f} {r['psnr_round']:6.2f}/{r['ssim_round']:.3f} "
               f"{r['psnr_float']:10.2f} {r['psnr_net_trunc']:9.2f} {r['psnr_net_float']:9.2f} "
               f"{r['bias_round']:+6.2f} {r['seconds']:7.1f}")
@@ -185,8 +199,7 @@ def print_comparison(rows: list[dict], schedule: str, baseline: str) -> None:
     image of runs made with the same number of torch threads (runs with other thread counts,
     e.g. a baseline made on one core while the other was busy, are not timed against it).
     """
-    cur = {r["image"]: r for r in rows if r["schedule"] == schedule}
-    base = {r["image"]: r for r in rows if r["schedule"] == baseline}
+    cur, base = _by_image(rows, schedule), _by_image(rows, baseline)
     images = sorted(set(cur) & set(base))
     if not images:
         return
@@ -214,10 +227,36 @@ def print_comparison(rows: list[dict], schedule: str, baseline: str) -> None:
     if all(v is not None for v in ca + cb) and ca and cb:
         print(f"CPU seconds per image (all threads): {schedule} {np.mean(ca):.1f}, {baseline} "
               f"{np.mean(cb):.1f} ({np.mean(cb) / np.mean(ca):.1f}x)")
+    seeds = sorted({r["seed"] for r in rows if r["schedule"] == schedule})
+    if len(seeds) > 1:
+        per_seed = []
+        for seed in seeds:
+            own = {r["image"]: r["psnr_round"] for r in rows
+                   if r["schedule"] == schedule and r["seed"] == seed and r["image"] in base}
+            diff = np.mean([own[i] - base[i]["psnr_round"] for i in own])
+            per_seed.append(f"seed {seed} {diff:+.3f} ({len(own)} images)")
+        print(f"mean dPSNR seed by seed: {', '.join(per_seed)}")
     worst = min(v for k, v in deltas.items() if k != "ALL")
     print(f"targets: mean dPSNR {deltas['ALL']:+.3f} dB (>= -0.10: {deltas['ALL'] >= -0.1}), "
           f"worst microscope {worst:+.3f} dB (>= -0.30: {worst >= -0.3}), "
           f"speed-up {ratios['ALL']:.1f}x (>= 20: {ratios['ALL'] >= 20})")
+
+
+def _by_image(rows: list[dict], schedule: str) -> dict[str, dict]:
+    """One record per image for ``schedule``: PSNR and timings averaged over its seeds."""
+    out: dict[str, dict] = {}
+    for image in sorted({r["image"] for r in rows if r["schedule"] == schedule}):
+        runs = [r for r in rows if r["schedule"] == schedule and r["image"] == image]
+        threads = Counter(r["threads"] for r in runs).most_common(1)[0][0]
+        timed = [r for r in runs if r["threads"] == threads]
+        cpu = [r["cpu_seconds"] for r in timed]
+        out[image] = {
+            "preset": runs[0]["preset"], "threads": threads,
+            "psnr_round": float(np.mean([r["psnr_round"] for r in runs])),
+            "seconds": float(np.mean([r["seconds"] for r in timed])),
+            "cpu_seconds": None if None in cpu else float(np.mean(cpu)),
+        }
+    return out
 
 
 if __name__ == "__main__":
