@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
                              "extrapolate the time")
     parser.add_argument("--schedule", default="fast")
     parser.add_argument("--preset", default="confocal")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="phantom seed (and training seed)")
+    parser.add_argument("--train-seed", type=int, default=None,
+                        help="training seed, when it should differ from the phantom's")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -54,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
             n = min(n, args.subset_frames)
         t0 = time.perf_counter()
         out = fm2s.denoise(noisy[:n], preset=args.preset, schedule=args.schedule,
-                           stack_mode=mode, seed=args.seed)
+                           stack_mode=mode,
+                           seed=args.seed if args.train_seed is None else args.train_seed)
         seconds = time.perf_counter() - t0
         note = "" if n == args.frames else f"  (first {n} frames; time extrapolated)"
         print(f"{mode:<11} {n:>6} {seconds:8.1f} {seconds / n:8.2f} "
