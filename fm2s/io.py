@@ -8,6 +8,8 @@ Calibration
     ``attrs`` hold ``x_spacing``, ``y_spacing`` and ``z_spacing`` (size of a pixel / of a
     z step, in ``unit``), ``unit`` (e.g. ``"um"`` or ``"micron"``, kept as the file spells
     it; ``"pixel"`` when uncalibrated) and ``finterval`` (seconds between frames, or None).
+    They come from the ImageJ metadata, from OME-XML (OME-TIFF: the z step converted to the
+    pixel width's unit, see :mod:`fm2s.ome`) or from the resolution tags.
     The coordinates of ``row``/``col``/``pln``/``t`` are ``index * spacing`` and carry a
     ``units`` attribute.
 Other metadata
@@ -20,7 +22,8 @@ Other metadata
 
 Writing (:func:`write_tiff`)
     ``uint8``, ``uint16`` and ``float32`` are written as ImageJ hyperstacks (axes ``TZCYX``,
-    only the axes present; X/YResolution + ``unit``, ``spacing``, ``finterval``). The fm2s
+    only the axes present; X/YResolution + ``unit``, ``spacing``, ``finterval``; the unit in
+    ASCII, ``"µm"`` as ``"um"``, the exact spelling in the calibration property). The fm2s
     parameters go into the ImageJ ``Info`` text (``fm2s_preset = confocal`` lines, shown by
     Fiji's *Image > Show Info*), into ImageJ ``Properties`` (one property per ``fm2s_*`` key,
     plus ``fm2s_json`` with the exact values) and are read back by :func:`read_tiff`.
@@ -49,6 +52,8 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+
+from .ome import ome_calibration
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -164,7 +169,8 @@ def read_tiff(path: str | os.PathLike[str]) -> xr.DataArray:
         if tif.is_shaped and tif.shaped_metadata:
             shaped = dict(tif.shaped_metadata[0])
         resolution = _page_resolution(page)
-        source_format = "imagej-tiff" if tif.is_imagej else "tiff"
+        ome_xml = tif.ome_metadata if tif.is_ome and not tif.is_imagej else None
+        source_format = "imagej-tiff" if tif.is_imagej else "ome-tiff" if ome_xml else "tiff"
 
     attrs: dict[str, Any] = {
         "x_spacing": None, "y_spacing": None, "z_spacing": None,
@@ -215,6 +221,8 @@ def read_tiff(path: str | os.PathLike[str]) -> xr.DataArray:
             attrs["unit"] = "um"
             attrs["x_spacing"] = scale / xres
             attrs["y_spacing"] = scale / yres
+        if ome_xml:
+            attrs.update(ome_calibration(ome_xml))  # OME's sizes win over resolution tags
         if shaped:
             calibration = dict(shaped.get(_CALIBRATION_KEY) or {})
             fm2s_meta.update({k: v for k, v in shaped.items()
@@ -376,8 +384,8 @@ def _page_resolution(page: Any) -> tuple[float | None, float | None, int | None]
 
 def _calibration_agrees(saved: Mapping[str, Any], found: Mapping[str, Any]) -> bool:
     """True if fm2s's exact calibration record matches what the file's tags say (rounding aside)."""
-    if str(saved.get("unit")) != str(found.get("unit")):
-        return False
+    if _imagej_unit(str(saved.get("unit"))) != str(found.get("unit")):
+        return False  # (the tags hold the unit in ASCII: "um" for "µm")
     for key in ("x_spacing", "y_spacing", "z_spacing", "finterval"):
         a, b = saved.get(key), found.get(key)
         if a is None and b is None:
@@ -470,6 +478,17 @@ def _parse_value(text: str) -> Any:
 # --------------------------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------------------------
+
+
+def _imagej_unit(unit: str) -> str:
+    """``unit`` in the ASCII that an ImageJ image description holds.
+
+    ``"µm"`` becomes ``"um"`` and ``"Å"`` ``"A"`` (ImageJ shows both with their symbols again);
+    other non-ASCII characters are escaped. The exact unit is kept in the fm2s calibration
+    property, which :func:`read_tiff` prefers.
+    """
+    ascii_unit = unit.replace("\u00b5", "u").replace("\u03bc", "u").replace("\u00c5", "A")
+    return ascii_unit.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def atomic_write(
@@ -627,7 +646,7 @@ def write_tiff(
                 continue
             ij_meta[key] = value
         if unit != "pixel" or x_sp is not None:
-            ij_meta["unit"] = unit
+            ij_meta["unit"] = _imagej_unit(unit)
         if z_sp is not None:
             ij_meta["spacing"] = z_sp
         if finterval is not None:

@@ -268,3 +268,25 @@ def test_rgb_image_is_denoised_per_channel(ij):
     assert not np.array_equal(result.values, before)
     np.testing.assert_array_equal(from_imageplus(imp).values, before)
     assert "fm2s_preset = confocal" in str(out.getInfoProperty())
+
+
+def test_imagej_opens_an_ome_calibration_written_by_fm2s(ij, tmp_path):
+    """OME-TIFF in (sizes in µm and nm, interval in ms) -> fm2s TIFF -> ImageJ's own opener."""
+    import tifffile
+
+    from fm2s import io
+
+    src = tmp_path / "in.ome.tif"
+    tifffile.imwrite(src, np.zeros((2, 3, 16, 16), np.uint16), ome=True,
+                     metadata={"axes": "TZYX", "PhysicalSizeX": 0.2, "PhysicalSizeXUnit": "µm",
+                               "PhysicalSizeY": 0.25, "PhysicalSizeZ": 1500,
+                               "PhysicalSizeZUnit": "nm", "TimeIncrement": 500,
+                               "TimeIncrementUnit": "ms"})
+    out = io.write_tiff(tmp_path / "out.tif", io.read_image(src))
+    imp = ij.IJ.openImage(str(out))
+    assert imp is not None
+    cal = imp.getCalibration()
+    assert str(cal.getUnit()) == "\u00b5m"
+    assert cal.pixelWidth == pytest.approx(0.2) and cal.pixelHeight == pytest.approx(0.25)
+    assert cal.pixelDepth == pytest.approx(1.5) and cal.frameInterval == pytest.approx(0.5)
+    assert (imp.getNSlices(), imp.getNFrames()) == (3, 2)

@@ -153,6 +153,65 @@ def test_reads_imagej_file_written_elsewhere(tmp_path):
     np.testing.assert_array_equal(read.values, data)
 
 
+def _ome_stack(path, **sizes):
+    data = np.arange(3 * 2 * 16 * 16, dtype=np.uint16).reshape(3, 2, 16, 16)
+    tifffile.imwrite(path, data, ome=True, metadata={"axes": "TZYX", **sizes})
+    return data
+
+
+def test_ome_tiff_calibration_is_read_and_kept_when_written(tmp_path):
+    data = _ome_stack(tmp_path / "a.ome.tif", PhysicalSizeX=0.2, PhysicalSizeXUnit="µm",
+                      PhysicalSizeY=0.25, PhysicalSizeZ=1500, PhysicalSizeZUnit="nm",
+                      TimeIncrement=2.0, TimeIncrementUnit="ms")
+    read = io.read_image(tmp_path / "a.ome.tif")
+    assert read.dims == ("t", "pln", "row", "col")
+    assert read.attrs["source_format"] == "ome-tiff"
+    assert read.attrs["unit"] == "µm"
+    assert read.attrs["x_spacing"] == pytest.approx(0.2)
+    assert read.attrs["y_spacing"] == pytest.approx(0.25)
+    assert read.attrs["z_spacing"] == pytest.approx(1.5)  # 1500 nm in the pixel width's unit
+    assert read.attrs["finterval"] == pytest.approx(0.002)  # seconds
+    assert read.coords["pln"].attrs["units"] == "µm"
+
+    out = io.write_tiff(tmp_path / "b.tif", read)
+    with tifffile.TiffFile(out) as tif:
+        assert tif.imagej_metadata["unit"] == "um"  # ImageJ's description is ASCII
+    back = io.read_tiff(out)
+    for key in ("x_spacing", "y_spacing", "z_spacing", "finterval", "unit"):
+        assert back.attrs[key] == read.attrs[key], key
+    np.testing.assert_array_equal(back.values, data)
+
+
+def test_ome_tiff_without_units_is_in_micrometres(tmp_path):
+    _ome_stack(tmp_path / "a.ome.tif", PhysicalSizeX=0.5, PhysicalSizeY=0.5)
+    read = io.read_image(tmp_path / "a.ome.tif")
+    assert (read.attrs["unit"], read.attrs["x_spacing"], read.attrs["z_spacing"]) == ("µm", 0.5, None)
+    assert read.attrs["finterval"] is None
+
+
+def test_ome_calibration_ignores_what_it_cannot_use():
+    from fm2s.ome import ome_calibration
+
+    assert ome_calibration("<not xml") == {}
+    assert ome_calibration('<OME><Image/></OME>') == {}
+    assert ome_calibration('<OME><Image><Pixels PhysicalSizeX="0.1" PhysicalSizeXUnit="parsec"/>'
+                           '</Image></OME>') == {}
+    assert ome_calibration('<OME><Image><Pixels PhysicalSizeX="-1" PhysicalSizeZ="2"/>'
+                           '</Image></OME>') == {"unit": "µm", "z_spacing": 2.0}
+    first = ome_calibration('<OME><Image><Pixels PhysicalSizeX="0.1"/></Image>'
+                            '<Image><Pixels PhysicalSizeX="9"/></Image></OME>')
+    assert first == {"unit": "µm", "x_spacing": 0.1}
+
+
+def test_non_ascii_unit_is_written_so_imagej_reads_it(tmp_path):
+    da = io.to_dataarray(np.zeros((8, 8), np.uint16), ("row", "col"), x_spacing=0.1,
+                         y_spacing=0.1, unit="µm")
+    out = io.write_tiff(tmp_path / "u.tif", da)
+    with tifffile.TiffFile(out) as tif:
+        assert tif.imagej_metadata["unit"] == "um"
+    assert io.read_tiff(out).attrs["unit"] == "µm"
+
+
 def test_recalibrated_file_trusts_the_tags_over_stale_fm2s_record(tmp_path):
     stale = json.dumps({"x_spacing": 5.0, "y_spacing": 5.0, "z_spacing": None,
                         "unit": "um", "finterval": None})

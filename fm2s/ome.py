@@ -1,0 +1,85 @@
+"""Calibration from OME-XML (the metadata of OME-TIFF files): pixel size, z step, frame interval.
+
+OME stores each size with its own unit (``PhysicalSizeX="0.2" PhysicalSizeXUnit="µm"``,
+micrometres when the unit is not given; ``TimeIncrement`` in seconds when not given). fm2s keeps
+one length unit per image, as ImageJ does, so the z step is converted to the unit of the pixel
+width, and the frame interval to seconds.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+#: Length units in metres (the OME UnitsLength names fm2s understands).
+_METRES = {
+    "km": 1e3, "m": 1.0, "dm": 1e-1, "cm": 1e-2, "mm": 1e-3, "µm": 1e-6, "um": 1e-6,
+    "nm": 1e-9, "pm": 1e-12, "Å": 1e-10, "in": 0.0254, "ft": 0.3048,
+}
+#: Time units in seconds (OME UnitsTime).
+_SECONDS = {"h": 3600.0, "min": 60.0, "s": 1.0, "ms": 1e-3, "µs": 1e-6, "us": 1e-6, "ns": 1e-9}
+
+
+def ome_calibration(xml: str) -> dict[str, Any]:
+    """Return the calibration of the first image in an OME-XML document.
+
+    Parameters
+    ----------
+    xml : str
+        The OME-XML text (``tifffile.TiffFile.ome_metadata``).
+
+    Returns
+    -------
+    dict
+        Only the keys the document sets: ``x_spacing``, ``y_spacing``, ``z_spacing`` (in
+        ``unit``), ``unit`` (the pixel width's unit as OME spells it, e.g. ``"µm"``) and
+        ``finterval`` (seconds). Empty for a document without a ``Pixels`` element, with
+        sizes that are not positive numbers, or that cannot be parsed.
+    """
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return {}
+    pixels = next((el for el in root.iter() if _local(el.tag) == "Pixels"), None)
+    if pixels is None:
+        return {}
+    attrs = pixels.attrib
+    sizes = {axis: _positive(attrs.get(f"PhysicalSize{axis}")) for axis in "XYZ"}
+    units = {axis: attrs.get(f"PhysicalSize{axis}Unit", "µm") for axis in "XYZ"}
+    out: dict[str, Any] = {}
+    lateral = "X" if sizes["X"] is not None else "Y"
+    unit = units[lateral]
+    if sizes["X"] is not None or sizes["Y"] is not None:
+        if unit not in _METRES:
+            return {}
+        out["unit"] = unit
+    for axis, key in (("X", "x_spacing"), ("Y", "y_spacing"), ("Z", "z_spacing")):
+        size = sizes[axis]
+        if size is None:
+            continue
+        if "unit" not in out:  # a z step alone: keep it in its own unit
+            if units[axis] not in _METRES:
+                continue
+            out["unit"] = units[axis]
+        factor = _METRES.get(units[axis])
+        if factor is None:
+            continue
+        out[key] = size * factor / _METRES[out["unit"]]
+    step = _positive(attrs.get("TimeIncrement"))
+    seconds = _SECONDS.get(attrs.get("TimeIncrementUnit", "s"))
+    if step is not None and seconds is not None:
+        out["finterval"] = step * seconds
+    return out
+
+
+def _local(tag: str) -> str:
+    """Element name without its ``{namespace}``."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _positive(text: str | None) -> float | None:
+    try:
+        value = float(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and value > 0 else None
