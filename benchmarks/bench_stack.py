@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-seed", type=int, default=None,
                         help="training seed, when it should differ from the phantom's")
     args = parser.parse_args(argv)
+    train_seed = args.seed if args.train_seed is None else args.train_seed
 
     t0 = time.perf_counter()
     clean, noisy = moving_phantom(args.frames, (args.size, args.size), seed=args.seed)
@@ -56,8 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             n = min(n, args.subset_frames)
         t0 = time.perf_counter()
         out = fm2s.denoise(noisy[:n], preset=args.preset, schedule=args.schedule,
-                           stack_mode=mode,
-                           seed=args.seed if args.train_seed is None else args.train_seed)
+                           stack_mode=mode, seed=train_seed)
         seconds = time.perf_counter() - t0
         note = "" if n == args.frames else f"  (first {n} frames; time extrapolated)"
         print(f"{mode:<11} {n:>6} {seconds:8.1f} {seconds / n:8.2f} "

@@ -44,27 +44,23 @@ def ome_calibration(xml: str) -> dict[str, Any]:
     if pixels is None:
         return {}
     attrs = pixels.attrib
-    sizes = {axis: _positive(attrs.get(f"PhysicalSize{axis}")) for axis in "XYZ"}
     units = {axis: attrs.get(f"PhysicalSize{axis}Unit", "µm") for axis in "XYZ"}
+    sizes = {axis: _positive(attrs.get(f"PhysicalSize{axis}")) for axis in "XYZ"}
+    given = [axis for axis in "XYZ" if sizes[axis] is not None]
     out: dict[str, Any] = {}
-    lateral = "X" if sizes["X"] is not None else "Y"
-    unit = units[lateral]
-    if sizes["X"] is not None or sizes["Y"] is not None:
+    if given:
+        # Every size in the unit of the first one given (the pixel width's, as a rule).
+        unit = units[given[0]]
         if unit not in _METRES:
-            return {}
-        out["unit"] = unit
-    for axis, key in (("X", "x_spacing"), ("Y", "y_spacing"), ("Z", "z_spacing")):
-        size = sizes[axis]
-        if size is None:
-            continue
-        if "unit" not in out:  # a z step alone: keep it in its own unit
-            if units[axis] not in _METRES:
-                continue
-            out["unit"] = units[axis]
-        factor = _METRES.get(units[axis])
-        if factor is None:
-            continue
-        out[key] = size * factor / _METRES[out["unit"]]
+            if given[0] != "Z":
+                return {}  # an unknown lateral unit: no calibration rather than a wrong one
+        else:
+            out["unit"] = unit
+            for axis in given:
+                if units[axis] in _METRES:
+                    out[f"{axis.lower()}_spacing"] = (
+                        sizes[axis] * _METRES[units[axis]] / _METRES[unit]
+                    )
     step = _positive(attrs.get("TimeIncrement"))
     seconds = _SECONDS.get(attrs.get("TimeIncrementUnit", "s"))
     if step is not None and seconds is not None:
@@ -78,8 +74,9 @@ def _local(tag: str) -> str:
 
 
 def _positive(text: str | None) -> float | None:
+    """``text`` as a number if it is a positive one, else None."""
     try:
-        value = float(text) if text is not None else None
-    except ValueError:
+        value = float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         return None
-    return value if value is not None and value > 0 else None
+    return value if value > 0 else None
