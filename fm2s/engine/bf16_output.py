@@ -64,9 +64,24 @@ def conv_from_reference(
         centre = torch.zeros(c, c, k, k, dtype=conv.weight.dtype, device=conv.weight.device)
         centre[range(c), range(c), r, r] = -1.0
     weight = torch.cat([conv.weight, centre], dim=1).to(torch.bfloat16)
-    inputs = torch.cat([hidden.to(torch.bfloat16), channel], dim=1)
+    # The gradient of ``hidden`` is a slice of the concatenated input's gradient; made dense,
+    # the activation's backward before it runs 3-5x faster (it is slow on strided bfloat16).
+    inputs = torch.cat([_DenseGrad.apply(hidden.to(torch.bfloat16)), channel], dim=1)
     difference = F.conv2d(inputs, weight, None, padding=0 if valid else r)
     return difference.float() + shift.float() + bias
+
+
+class _DenseGrad(torch.autograd.Function):
+    """Identity whose backward hands on the gradient densely, in the input's memory format."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        ctx.memory_format = _memory_format(x)
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return grad.contiguous(memory_format=ctx.memory_format)
 
 
 def _memory_format(x: torch.Tensor) -> torch.memory_format:

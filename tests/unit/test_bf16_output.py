@@ -83,6 +83,20 @@ def test_gradients_match_the_float32_layer():
         assert torch.allclose(g, w, rtol=2e-2, atol=1e-2 * w.abs().max().item())
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_the_hidden_gradient_arrives_dense_in_the_hidden_layout(channels_last):
+    # Handed on as a slice of the concatenated input's gradient, it is strided, and the
+    # activation's backward before it runs 3-5x slower. (Its values: the test above.)
+    conv, hidden, _, reference = _case(channels_last)
+    seen = []
+    hidden = hidden.clone().requires_grad_()
+    activated = torch.nn.functional.leaky_relu(hidden, 1e-3)
+    activated.register_hook(seen.append)
+    conv_from_reference(conv, activated, reference).square().mean().backward()
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    assert seen[0].is_contiguous(memory_format=layout)
+
+
 @pytest.mark.parametrize(
     "conv",
     [
