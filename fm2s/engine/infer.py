@@ -14,6 +14,10 @@ from .model import RECEPTIVE_RADIUS, FM2SNet, pad_plane
 #: Default tile side: 1024 x 1024 x 24 hidden channels x 4 bytes is about 100 MB per tile.
 DEFAULT_TILE = 1024
 
+#: The dihedral transforms (see :func:`_dihedral`) averaged for each number of views: the
+#: plane itself; with its mirror image; its four rotations; all eight flips and rotations.
+VIEW_TRANSFORMS: dict[int, tuple[int, ...]] = {1: (0,), 2: (0, 4), 4: (0, 1, 2, 3), 8: tuple(range(8))}
+
 
 def predict_plane(
     model: FM2SNet,
@@ -21,13 +25,14 @@ def predict_plane(
     n_chan: int,
     *,
     tile: int | None = DEFAULT_TILE,
-    flips: bool = False,
+    views: int = 1,
 ) -> torch.Tensor:
     """Denoise one ``(H, W)`` plane in [0, 1]; returns an ``(H, W)`` plane in [0, 1].
 
     The network output is clamped to [0, 1] and averaged over the amplified channels, as in
-    the authors' code. With ``flips`` it is also averaged over the 8 flips/rotations. The plane
-    is reflect-padded first (:func:`fm2s.engine.model.pad_plane`), as in training.
+    the authors' code. With ``views`` > 1 it is also averaged over mirrored/rotated views of
+    the plane (the network is not symmetric, so this is a small ensemble). The plane is
+    reflect-padded first (:func:`fm2s.engine.model.pad_plane`), as in training.
 
     Parameters
     ----------
@@ -39,10 +44,13 @@ def predict_plane(
         Channel amplification factor the model was trained with.
     tile : int or None
         Largest tile side; None processes the plane in one pass.
-    flips : bool
-        Average over the dihedral group (8 transforms).
+    views : {1, 2, 4, 8}
+        1: the plane as it is; 2: averaged with its left-right mirror image; 4: over its four
+        rotations; 8: over all flips and rotations (see :data:`VIEW_TRANSFORMS`).
     """
-    transforms = range(8) if flips else range(1)
+    if isinstance(views, bool) or views not in VIEW_TRANSFORMS:
+        raise ValueError(f"views must be one of {sorted(VIEW_TRANSFORMS)}, got {views!r}")
+    transforms = VIEW_TRANSFORMS[views]
     r = RECEPTIVE_RADIUS
     acc = torch.zeros_like(plane)
     with torch.inference_mode():

@@ -130,7 +130,7 @@ def denoise_stack(
 
     def infer(model: torch.nn.Module, i: int) -> np.ndarray:
         noisy = to_device(planes[i])
-        result = predict_plane(model, noisy, params.n_chan, tile=tile, flips=schedule.flips)
+        result = predict_plane(model, noisy, params.n_chan, tile=tile, views=schedule.views)
         if bias_sigma:
             result = restore_local_mean(noisy, result, bias_sigma)
         result = result.cpu().numpy()

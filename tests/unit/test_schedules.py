@@ -38,7 +38,7 @@ def test_reference_schedule_is_the_authors():
     assert REFERENCE.lr == 1e-3
     assert REFERENCE.lr_final is None
     assert REFERENCE.crop is None  # whole planes
-    assert REFERENCE.flips is False
+    assert REFERENCE.views == 1  # the plane as it is, no averaging over mirror images
 
 
 def test_named_schedules_registry():
@@ -78,7 +78,7 @@ def test_scaled_keeps_everything_but_the_step_counts():
     assert scaled.noise_draws == 90
     assert scaled.total_steps == 1 + 90 * 5
     assert scaled.name == "reference*0.2"
-    for field in ("steps_per_draw", "lr", "lr_final", "crop", "batch", "flips"):
+    for field in ("steps_per_draw", "lr", "lr_final", "crop", "batch", "views"):
         assert getattr(scaled, field) == getattr(REFERENCE, field)
     assert REFERENCE.total_steps == 2255  # the original is untouched (frozen)
 
@@ -89,6 +89,20 @@ def test_scaled_keeps_at_least_one_draw_and_custom_name():
     assert tiny.stage1_steps == 0
     assert tiny.noise_draws == 1
     assert FAST.scaled(1.0) == dataclasses.replace(FAST, name="fast*1")
+
+
+@pytest.mark.parametrize("views", [0, 3, True])
+def test_a_schedule_with_an_unknown_view_count_is_refused(views):
+    with pytest.raises(ValueError, match=r"schedule 'mine': views must be one of \[1, 2, 4, 8\]"):
+        Schedule("mine", stage1_steps=1, noise_draws=1, steps_per_draw=1, views=views)
+
+
+def test_schedules_and_inference_know_the_same_view_counts():
+    from fm2s.engine.infer import VIEW_TRANSFORMS
+    from fm2s.engine.schedules import VIEW_COUNTS
+
+    assert sorted(VIEW_TRANSFORMS) == list(VIEW_COUNTS)
+    assert all(len(VIEW_TRANSFORMS[n]) == n for n in VIEW_COUNTS)
 
 
 def test_schedule_is_frozen():

@@ -36,26 +36,48 @@ def test_tiled_equals_untiled(n_chan, tile):
     torch.testing.assert_close(tiled, whole, atol=1e-5, rtol=0)
 
 
-def test_tiled_equals_untiled_with_flips():
+@pytest.mark.parametrize("views", [2, 8])
+def test_tiled_equals_untiled_with_views(views):
     model, plane = _model(2, seed=1), _plane(200, 170, seed=1)
-    whole = predict_plane(model, plane, 2, tile=None, flips=True)
-    tiled = predict_plane(model, plane, 2, tile=64, flips=True)
+    whole = predict_plane(model, plane, 2, tile=None, views=views)
+    tiled = predict_plane(model, plane, 2, tile=64, views=views)
     torch.testing.assert_close(tiled, whole, atol=1e-5, rtol=0)
 
 
-def test_flips_average_the_eight_dihedral_transforms():
-    model, plane = _model(1, seed=2), _plane(40, 56, seed=2)
-    flipped = predict_plane(model, plane, 1, tile=None, flips=True)
-    plain = predict_plane(model, plane, 1, tile=None, flips=False)
-    manual = torch.zeros_like(plane)
+def _view(model, plane, k):
     r = RECEPTIVE_RADIUS
     with torch.no_grad():
-        for k in range(8):
-            x = _dihedral(pad_plane(plane), k)
-            y = model(x[None, None]).clamp(0, 1)[0, 0]
-            manual += _dihedral_inverse(y, k)[r:-r, r:-r]
-    torch.testing.assert_close(flipped, manual / 8, atol=1e-6, rtol=0)
-    assert not torch.allclose(flipped, plain, atol=1e-4)
+        y = model(_dihedral(pad_plane(plane), k)[None, None]).clamp(0, 1)[0, 0]
+    return _dihedral_inverse(y, k)[r:-r, r:-r]
+
+
+@pytest.mark.parametrize(
+    ("views", "transforms"),
+    [(1, [0]), (2, [0, 4]), (4, [0, 1, 2, 3]), (8, list(range(8)))],
+)
+def test_views_average_the_named_dihedral_transforms(views, transforms):
+    model, plane = _model(1, seed=2), _plane(40, 56, seed=2)
+    got = predict_plane(model, plane, 1, tile=None, views=views)
+    manual = sum(_view(model, plane, k) for k in transforms) / len(transforms)
+    torch.testing.assert_close(got, manual, atol=1e-6, rtol=0)
+    # The views really differ (the network is not symmetric), so averaging changes the output.
+    if views > 1:
+        assert not torch.allclose(got, _view(model, plane, 0), atol=1e-4)
+
+
+def test_the_two_views_are_the_plane_and_its_left_right_mirror():
+    model, plane = _model(1, seed=3), _plane(30, 44, seed=3)
+    mirrored = _view(model, plane.flip(-1), 0).flip(-1)
+    want = (_view(model, plane, 0) + mirrored) / 2
+    torch.testing.assert_close(predict_plane(model, plane, 1, tile=None, views=2), want,
+                               atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("views", [0, 3, 16, True])
+def test_other_view_counts_are_refused(views):
+    model, plane = _model(1, seed=2), _plane(20, 20, seed=2)
+    with pytest.raises(ValueError, match="views must be one of"):
+        predict_plane(model, plane, 1, views=views)
 
 
 @pytest.mark.parametrize("k", range(8))
