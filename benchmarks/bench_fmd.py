@@ -13,10 +13,11 @@ as .npy beside it, so a long reference run can be resumed with ``--reuse``.
 Usage::
 
     python benchmarks/bench_fmd.py --schedules fast reference --seed 0
-    python benchmarks/bench_fmd.py --schedules fast reference --seeds 0 1 2 --baseline-seed 0 --reuse
+    python benchmarks/bench_fmd.py --schedules fast reference --seeds 0 1 2 --baseline-seeds 0 1 --reuse
 
-With several seeds, the comparison averages each image over its seeds and also prints the
-mean difference seed by seed (one seed can be 0.1 dB off the average on these images).
+With several seeds, the comparison averages each image over its seeds (the baseline's too) and
+also prints the mean difference seed by seed (one seed can be 0.1 dB off the average on these
+images).
 """
 
 from __future__ import annotations
@@ -105,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schedules", nargs="+", default=["fast", "reference"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, nargs="+", help="several seeds (overrides --seed)")
-    parser.add_argument("--baseline-seed", type=int, default=None,
-                        help="run the last schedule (the baseline) with this seed only")
+    parser.add_argument("--baseline-seed", "--baseline-seeds", dest="baseline_seeds", type=int,
+                        nargs="+", default=None,
+                        help="run the last schedule (the baseline) with these seeds only")
     parser.add_argument("--images", nargs="*", help="image stems (default: capture _1 of every field)")
     parser.add_argument("--results", type=Path, default=HERE / "results" / "fmd.jsonl")
     parser.add_argument("--reuse", action="store_true", help="skip (image, schedule, seed) already in --results")
@@ -130,9 +132,9 @@ def main(argv: list[str] | None = None) -> int:
 
     seeds = args.seeds or [args.seed]
     runs = [(schedule, seed) for schedule in args.schedules for seed in seeds]
-    if args.baseline_seed is not None:
+    if args.baseline_seeds is not None:
         baseline = args.schedules[-1]
-        runs = [r for r in runs if r[0] != baseline] + [(baseline, args.baseline_seed)]
+        runs = [r for r in runs if r[0] != baseline] + [(baseline, s) for s in args.baseline_seeds]
     rows = []
     for stem in stems:
         preset = preset_for(stem)
@@ -204,13 +206,20 @@ def print_comparison(rows: list[dict], schedule: str, baseline: str) -> None:
     if not images:
         return
     threads = Counter(cur[i]["threads"] for i in images).most_common(1)[0][0]
-    print(f"\n{schedule} vs {baseline} (speed from runs with {threads} torch thread(s))")
+    base_seeds = sorted({r["seed"] for r in rows if r["schedule"] == baseline})
+    print(f"\n{schedule} vs {baseline} (PSNR averaged over seeds {base_seeds} of {baseline}; "
+          f"speed from runs with {threads} torch thread(s))")
     print(f"{'microscope':<12} {'n':>2} {schedule:>9} {baseline:>9} {'dPSNR':>7} "
           f"{'s/img':>7} {'s/img':>7} {'n timed':>7} {'speed-up':>8}")
 
     def timed(recs: dict[str, dict], sel: list[str], key: str) -> list:
-        """``key`` of the runs in ``sel`` made with ``threads`` torch threads."""
-        return [recs[i][key] for i in sel if recs[i]["threads"] == threads]
+        """``key`` of the images in ``sel`` that both schedules ran with ``threads`` threads.
+
+        Same images on both sides: the baseline's timed runs are few (a reference run takes
+        minutes) and images differ in time per plane.
+        """
+        both = [i for i in sel if cur[i]["threads"] == threads == base[i]["threads"]]
+        return [recs[i][key] for i in both]
 
     deltas, ratios = {}, {}
     for preset in sorted({cur[i]["preset"] for i in images}) + ["ALL"]:
