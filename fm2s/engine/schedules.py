@@ -89,8 +89,8 @@ REFERENCE = Schedule("reference", stage1_steps=5, noise_draws=450, steps_per_dra
 #: averaged with that of the mirror image, bfloat16 training where the hardware has it. The rate
 #: ends at 1e-3, the reference's constant rate: ending lower (2e-4) cost 0.03 dB on average over
 #: three seeds. Two views beat all eight by 0.02 dB over three seeds (eight blur fine filaments)
-#: at a quarter of the inference time; 700 draws instead of 600 (100 more steps, about 14 % more
-#: training) gain 0.03 dB on average and 0.1 dB on the confocal images (BENCHMARKS.md).
+#: at a quarter of the inference time; 700 draws instead of 600 gain 0.03 dB on average and
+#: 0.1 dB on the confocal images for 17 % more CPU time (BENCHMARKS.md).
 FAST = Schedule(
     "fast", stage1_steps=20, noise_draws=700, steps_per_draw=1,
     lr=4e-3, lr_final=1e-3, crop=96, batch=8, views=2, bf16=True,
