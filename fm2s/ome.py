@@ -33,8 +33,9 @@ def ome_calibration(xml: str) -> dict[str, Any]:
     dict
         Only the keys the document sets: ``x_spacing``, ``y_spacing``, ``z_spacing`` (in
         ``unit``), ``unit`` (the pixel width's unit as OME spells it, e.g. ``"µm"``) and
-        ``finterval`` (seconds). Empty for a document without a ``Pixels`` element, with
-        sizes that are not positive numbers, or that cannot be parsed.
+        ``finterval`` (seconds). No sizes when they are not positive numbers or the first
+        one's unit is unknown (the frame interval is still read); empty for a document
+        without a ``Pixels`` element or that cannot be parsed.
     """
     try:
         root = ET.fromstring(xml)
@@ -48,19 +49,13 @@ def ome_calibration(xml: str) -> dict[str, Any]:
     sizes = {axis: _positive(attrs.get(f"PhysicalSize{axis}")) for axis in "XYZ"}
     given = [axis for axis in "XYZ" if sizes[axis] is not None]
     out: dict[str, Any] = {}
-    if given:
-        # Every size in the unit of the first one given (the pixel width's, as a rule).
-        unit = units[given[0]]
-        if unit not in _METRES:
-            if given[0] != "Z":
-                return {}  # an unknown lateral unit: no calibration rather than a wrong one
-        else:
-            out["unit"] = unit
-            for axis in given:
-                if units[axis] in _METRES:
-                    out[f"{axis.lower()}_spacing"] = (
-                        sizes[axis] * _METRES[units[axis]] / _METRES[unit]
-                    )
+    # Every size in the unit of the first one given (the pixel width's, as a rule). When that
+    # unit is one fm2s does not know, no sizes at all rather than wrong ones.
+    if given and units[given[0]] in _METRES:
+        unit = out["unit"] = units[given[0]]
+        for axis in given:
+            if units[axis] in _METRES:
+                out[f"{axis.lower()}_spacing"] = sizes[axis] * _METRES[units[axis]] / _METRES[unit]
     step = _positive(attrs.get("TimeIncrement"))
     seconds = _SECONDS.get(attrs.get("TimeIncrementUnit", "s"))
     if step is not None and seconds is not None:

@@ -196,6 +196,10 @@ def test_ome_calibration_ignores_what_it_cannot_use():
     assert ome_calibration('<OME><Image/></OME>') == {}
     assert ome_calibration('<OME><Image><Pixels PhysicalSizeX="0.1" PhysicalSizeXUnit="parsec"/>'
                            '</Image></OME>') == {}
+    # An unknown pixel-width unit drops the sizes (no wrong calibration), not the frame interval.
+    assert ome_calibration('<OME><Image><Pixels PhysicalSizeX="0.1" PhysicalSizeXUnit="parsec" '
+                           'PhysicalSizeZ="2" TimeIncrement="250" TimeIncrementUnit="ms"/>'
+                           '</Image></OME>') == {"finterval": 0.25}
     assert ome_calibration('<OME><Image><Pixels PhysicalSizeX="-1" PhysicalSizeZ="2"/>'
                            '</Image></OME>') == {"unit": "µm", "z_spacing": 2.0}
     first = ome_calibration('<OME><Image><Pixels PhysicalSizeX="0.1"/></Image>'
