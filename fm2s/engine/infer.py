@@ -10,13 +10,10 @@ from __future__ import annotations
 import torch
 
 from .model import RECEPTIVE_RADIUS, FM2SNet, pad_plane
+from .schedules import VIEW_TRANSFORMS, check_views
 
 #: Default tile side: 1024 x 1024 x 24 hidden channels x 4 bytes is about 100 MB per tile.
 DEFAULT_TILE = 1024
-
-#: The dihedral transforms (see :func:`_dihedral`) averaged for each number of views: the
-#: plane itself; with its mirror image; its four rotations; all eight flips and rotations.
-VIEW_TRANSFORMS: dict[int, tuple[int, ...]] = {1: (0,), 2: (0, 4), 4: (0, 1, 2, 3), 8: tuple(range(8))}
 
 
 def predict_plane(
@@ -46,11 +43,10 @@ def predict_plane(
         Largest tile side; None processes the plane in one pass.
     views : {1, 2, 4, 8}
         1: the plane as it is; 2: averaged with its left-right mirror image; 4: over its four
-        rotations; 8: over all flips and rotations (see :data:`VIEW_TRANSFORMS`).
+        rotations; 8: over all flips and rotations (see
+        :data:`fm2s.engine.schedules.VIEW_TRANSFORMS`).
     """
-    if isinstance(views, bool) or views not in VIEW_TRANSFORMS:
-        raise ValueError(f"views must be one of {sorted(VIEW_TRANSFORMS)}, got {views!r}")
-    transforms = VIEW_TRANSFORMS[views]
+    transforms = VIEW_TRANSFORMS[check_views(views)]
     r = RECEPTIVE_RADIUS
     acc = torch.zeros_like(plane)
     with torch.inference_mode():

@@ -9,9 +9,21 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-#: View counts inference can average over (see :data:`fm2s.engine.infer.VIEW_TRANSFORMS`;
-#: this module does not import torch, so the ImageJ option parser can use it cheaply).
-VIEW_COUNTS: tuple[int, ...] = (1, 2, 4, 8)
+#: The dihedral transforms (indices of :func:`fm2s.engine.infer._dihedral`) that inference
+#: averages for each number of views: the plane itself; with its left-right mirror image; its
+#: four rotations; all eight flips and rotations. Kept here, free of torch, so schedules (and
+#: the ImageJ option parser that imports them) check view counts without loading torch.
+VIEW_TRANSFORMS: dict[int, tuple[int, ...]] = {1: (0,), 2: (0, 4), 4: (0, 1, 2, 3), 8: tuple(range(8))}
+
+
+def check_views(views: int, context: str = "") -> int:
+    """Return ``views`` if it is a number of views inference can average over, else raise.
+
+    ``context`` prefixes the error message (e.g. ``"schedule 'fast': "``).
+    """
+    if isinstance(views, bool) or views not in VIEW_TRANSFORMS:
+        raise ValueError(f"{context}views must be one of {sorted(VIEW_TRANSFORMS)}, got {views!r}")
+    return views
 
 
 @dataclass(frozen=True)
@@ -61,11 +73,7 @@ class Schedule:
     bf16: bool = False
 
     def __post_init__(self) -> None:
-        if isinstance(self.views, bool) or self.views not in VIEW_COUNTS:
-            raise ValueError(
-                f"schedule {self.name!r}: views must be one of {list(VIEW_COUNTS)}, "
-                f"got {self.views!r}"
-            )
+        check_views(self.views, f"schedule {self.name!r}: ")
 
     @property
     def total_steps(self) -> int:
