@@ -238,13 +238,19 @@ def print_comparison(rows: list[dict], schedule: str, baseline: str) -> None:
               f"{np.mean(cb):.1f} ({np.mean(cb) / np.mean(ca):.1f}x)")
     seeds = sorted({r["seed"] for r in rows if r["schedule"] == schedule})
     if len(seeds) > 1:
-        per_seed = []
+        per_seed, diffs = [], []
         for seed in seeds:
             own = {r["image"]: r["psnr_round"] for r in rows
                    if r["schedule"] == schedule and r["seed"] == seed and r["image"] in base}
-            diff = np.mean([own[i] - base[i]["psnr_round"] for i in own])
+            diff = float(np.mean([own[i] - base[i]["psnr_round"] for i in own]))
+            diffs.append(diff)
             per_seed.append(f"seed {seed} {diff:+.3f} ({len(own)} images)")
         print(f"mean dPSNR seed by seed: {', '.join(per_seed)}")
+        # How far the mean could move with other seeds: the spread of the per-seed means only
+        # (the baseline's own seed-to-seed spread comes on top of it).
+        error = float(np.std(diffs, ddof=1) / np.sqrt(len(diffs)))
+        print(f"standard error of the mean dPSNR over {len(diffs)} seeds: {error:.3f} dB "
+              f"(not counting the spread of {baseline}'s seeds)")
     worst = min(v for k, v in deltas.items() if k != "ALL")
     print(f"targets: mean dPSNR {deltas['ALL']:+.3f} dB (>= -0.10: {deltas['ALL'] >= -0.1}), "
           f"worst microscope {worst:+.3f} dB (>= -0.30: {worst >= -0.3}), "
