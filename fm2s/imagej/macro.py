@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -229,6 +230,11 @@ HEADLESS_HINT = (
 )
 
 
+_HEADLESS_EXCEPTION = "java.awt.HeadlessException"
+#: Lines of a Java stack trace after its first: frames, "... n more", causes and their frames.
+_TRACE_LINE = re.compile(r"^(\s+at |\s+\.\.\. \d+ (more|common frames omitted)|Caused by: |Suppressed: )")
+
+
 class HeadlessGuard:
     """In ``java.awt.headless`` mode, pump Java's stdout/stderr through Python and stop the
     macro when an ImageJ command failed for lack of a display.
@@ -238,7 +244,10 @@ class HeadlessGuard:
     ``System.out``/``System.err`` with in-memory streams drained to ``sys.stdout``/``sys.stderr``
     every ``interval`` seconds (so the log still streams, in order), remembers the command that
     was running (via :func:`fm2s.imagej.listener.add_command_hook`) and aborts the macro with a
-    clear message at its next command, or fails it when it ends.
+    clear message at its next command, or fails it when it ends. The ``HeadlessException``
+    stack trace ImageJ logs is left out, since that message explains it; other Java output,
+    traces of other exceptions included, is passed on unchanged. ``FM2S_JAVA_TRACES=1`` in the
+    environment passes everything on.
     """
 
     def __init__(self, interval: float = 0.1) -> None:
@@ -248,6 +257,8 @@ class HeadlessGuard:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fm2s-java-output", daemon=True)
+        self._in_trace = {"out": False, "err": False}
+        self._show_traces = os.environ.get("FM2S_JAVA_TRACES", "0") not in ("", "0")
 
     def __enter__(self) -> HeadlessGuard:
         import jpype
@@ -287,15 +298,31 @@ class HeadlessGuard:
         import jpype
 
         with self._lock:  # keeps the output in order between the pump and the macro thread
-            for buffer, target in ((self._out, sys.stdout), (self._err, sys.stderr)):
+            for name, buffer, target in (("out", self._out, sys.stdout), ("err", self._err, sys.stderr)):
                 with jpype.synchronized(buffer):
                     text = str(buffer.toString("UTF-8"))
                     buffer.reset()
                 if text:
-                    target.write(text)
-                    target.flush()
                     if "java.awt.HeadlessException" in text and self.failure is None:
                         self.failure = f'"{self._command}": {HEADLESS_HINT}'
+                    if not self._show_traces:
+                        text = self._without_headless_traces(text, name)
+                    target.write(text)
+                    target.flush()
+
+    def _without_headless_traces(self, text: str, stream: str) -> str:
+        """Drop ``java.awt.HeadlessException`` stack traces (which may span several drains).
+
+        ImageJ writes them to its log, which headless ImageJ prints on standard output.
+        """
+        kept = []
+        for line in text.splitlines(keepends=True):
+            if line.startswith(_HEADLESS_EXCEPTION):
+                self._in_trace[stream] = True
+            elif not (self._in_trace[stream] and (_TRACE_LINE.match(line) or not line.strip())):
+                self._in_trace[stream] = False
+                kept.append(line)
+        return "".join(kept)
 
     def _before_command(self, command: str) -> None:
         self.drain()

@@ -50,9 +50,15 @@ requires_xvfb = pytest.mark.skipif(
 )
 
 
-def run_fm2s(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run ``python -m fm2s.cli ARGS`` with this checkout first on the path; capture output."""
+def run_fm2s(
+    *args: str, timeout: float = 300, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``python -m fm2s.cli ARGS`` with this checkout first on the path; capture output.
+
+    ``env_extra`` adds (or replaces) environment variables for that run.
+    """
     env = dict(os.environ)
+    env.update(env_extra or {})
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.pop("DISPLAY", None)
     return subprocess.run(

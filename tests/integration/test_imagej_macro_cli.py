@@ -81,9 +81,17 @@ def test_macro_failures_exit_nonzero_with_message(tmp_path):
         'run("Duplicate...", "title=y duplicate");\n'
         'run("Measure");\n'
     )
-    run = run_fm2s("macro", str(dialog), "--display", "headless")
+    run = run_fm2s("macro", str(dialog), "--display", "headless", env_extra={"FM2S_JAVA_TRACES": "0"})
     assert run.returncode == 1
     assert '"Duplicate...": it needs a display' in run.stderr and "xvfb" in run.stderr
+    # the message explains the failure: ImageJ's stack trace of it is left out ...
+    assert "java.awt.HeadlessException\n" not in run.stdout + run.stderr
+    assert "at ij.plugin.Duplicator" not in run.stdout + run.stderr
+    # ... unless asked for
+    traced = run_fm2s("macro", str(dialog), "--display", "headless",
+                      env_extra={"FM2S_JAVA_TRACES": "1"})
+    assert traced.returncode == 1 and "at ij.plugin.Duplicator" in traced.stdout
+    assert '"Duplicate...": it needs a display' in traced.stderr
 
     missing = run_fm2s("macro", str(bad), "--ij-jar", str(tmp_path / "nope.jar"))
     assert missing.returncode == 2 and "no ImageJ jar at" in missing.stderr
