@@ -258,6 +258,7 @@ class HeadlessGuard:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fm2s-java-output", daemon=True)
         self._in_trace = {"out": False, "err": False}
+        self._partial = {"out": "", "err": ""}
         self._show_traces = os.environ.get("FM2S_JAVA_TRACES", "0") not in ("", "0")
 
     def __enter__(self) -> HeadlessGuard:
@@ -287,23 +288,29 @@ class HeadlessGuard:
         system.err.flush()
         system.setOut(self._saved[0])
         system.setErr(self._saved[1])
-        self.drain()
+        self.drain(final=True)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.drain()
 
-    def drain(self) -> None:
-        """Copy what Java printed so far to Python's streams; note display failures."""
+    def drain(self, *, final: bool = False) -> None:
+        """Copy the lines Java printed so far to Python's streams; note display failures.
+
+        A line still being written is kept for the next drain (so a message is never looked
+        at in two pieces); ``final=True`` writes it out too.
+        """
         import jpype
 
         with self._lock:  # keeps the output in order between the pump and the macro thread
             for name, buffer, target in (("out", self._out, sys.stdout), ("err", self._err, sys.stderr)):
                 with jpype.synchronized(buffer):
-                    text = str(buffer.toString("UTF-8"))
+                    text = self._partial[name] + str(buffer.toString("UTF-8"))
                     buffer.reset()
+                cut = len(text) if final else text.rfind("\n") + 1
+                text, self._partial[name] = text[:cut], text[cut:]
                 if text:
-                    if "java.awt.HeadlessException" in text and self.failure is None:
+                    if _HEADLESS_EXCEPTION in text and self.failure is None:
                         self.failure = f'"{self._command}": {HEADLESS_HINT}'
                     if not self._show_traces:
                         text = self._without_headless_traces(text, name)
@@ -311,7 +318,8 @@ class HeadlessGuard:
                     target.flush()
 
     def _without_headless_traces(self, text: str, stream: str) -> str:
-        """Drop ``java.awt.HeadlessException`` stack traces (which may span several drains).
+        """Drop ``java.awt.HeadlessException`` stack traces (which may span several drains of
+        whole lines).
 
         ImageJ writes them to its log, which headless ImageJ prints on standard output.
         """
