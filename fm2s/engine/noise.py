@@ -1,6 +1,8 @@
 """FM2S noise synthesis ("Noise Addition"): region-wise mixed Poisson-Gaussian, then overall Poisson.
 
-Vectorised in torch on the tensor's device. The brightness map ``m`` (one value per
+On a GPU the draws are torch's, on the tensor's device. On the CPU they come from the compiled
+sampler of :mod:`fm2s.engine.poisson_cpu` (numba; the same distribution for less CPU time),
+or from ``torch.poisson`` where numba is missing. The brightness map ``m`` (one value per
 ``stride x stride`` window, broadcast to pixels) is computed once per plane and can be cropped
 together with the image, so crop-based training draws exactly the noise whole-image training
 would draw on those pixels.
@@ -77,7 +79,16 @@ def synthesize_noisy(
     torch.Tensor
         ``clamp(Poisson(clamp(P + G, 0, 1) * lam_p) / lam_p, 0, 1)`` with
         ``P = Poisson(u * k_p / m) / (k_p / m)`` and ``G ~ Normal(0, (k_g * m / 255)^2)``.
+
+    Notes
+    -----
+    On the CPU with the compiled sampler, ``generator`` gives one 63-bit seed per call and the
+    sampler's own streams draw the rest; ``torch.poisson`` draws the same distribution from
+    ``generator`` directly. So a seed repeats results on one machine and sampler, not across
+    samplers.
     """
+    if clean.device.type == "cpu" and compiled_sampler():
+        return _synthesize_compiled(clean, mean_map, params, generator)
     rate = params.k_p / mean_map
     shot = torch.poisson(clean * rate, generator=generator) / rate
     sigma = params.k_g * mean_map / 255.0
@@ -85,3 +96,25 @@ def synthesize_noisy(
     noisy = (shot + read * sigma).clamp_(0.0, 1.0)
     noisy = torch.poisson(noisy * params.lam_p, generator=generator).div_(params.lam_p)
     return noisy.clamp_(0.0, 1.0)
+
+
+def compiled_sampler() -> bool:
+    """True when CPU noise is drawn by the compiled sampler (numba), False for ``torch.poisson``."""
+    from . import poisson_cpu  # imports numba: only when noise is first drawn
+
+    return poisson_cpu.available()
+
+
+def _synthesize_compiled(
+    clean: torch.Tensor,
+    mean_map: torch.Tensor,
+    params: FM2SParams,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    from . import poisson_cpu
+
+    seed = int(torch.randint(0, 2**63 - 1, (1,), generator=generator))
+    batch = clean.detach().float().contiguous().numpy()
+    brightness = mean_map.detach().float().expand_as(clean).contiguous().numpy()
+    noisy = poisson_cpu.synthesize_noisy(batch, brightness, params.k_p, params.k_g, params.lam_p, seed)
+    return torch.from_numpy(noisy).to(clean.dtype)

@@ -1,8 +1,9 @@
 """Run a batch generator in a background thread so batch making overlaps training.
 
-On a CPU, drawing the synthetic noise (two Poisson samples per pixel, which torch computes on
-one core) costs about as much as a training step of the small FM2S network. Making the next
-batches in a second thread while the current one trains keeps two cores busy. The generator
+On a CPU, drawing the synthetic noise (two Poisson samples per pixel, on one core) costs half
+to all of a training step of the small FM2S network (the compiled sampler of ``poisson_cpu``
+and ``torch.poisson`` respectively). Making the next batches in a second thread while the
+current one trains overlaps the two. The generator
 runs in order in one thread, so its random draws, and the results, are the same as running it
 inline.
 """

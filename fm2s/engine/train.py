@@ -131,7 +131,7 @@ def train_model(
     cpu_setup = contextlib.ExitStack()
     if device.type == "cpu":
         cpu_setup.enter_context(reuse_freed_memory())
-        # One core draws the next batches' noise (a Poisson sampler that runs on one core)
+        # One core draws the next batches' noise (the Poisson samplers run on one core)
         # while the others train on the current batch. Closed on the way out, so the thread
         # stops even when a step raises (a traceback would otherwise keep it alive).
         batches = cpu_setup.enter_context(contextlib.closing(prefetch(batches, depth=4)))

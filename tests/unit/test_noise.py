@@ -4,6 +4,9 @@ For a constant clean value ``u`` in a window of brightness ``m`` the model is
 ``v = Poisson(lam_p * clamp(P + G, 0, 1)) / lam_p`` with ``P = Poisson(u k_p / m) m / k_p`` and
 ``G ~ N(0, (k_g m / 255)^2)``. Away from the clamp, ``E[v] = u`` and, by the law of total
 variance, ``Var[v] = u m / k_p + (k_g m / 255)^2 + u / lam_p``.
+
+Every test runs with both CPU samplers: the compiled one (numba, the default) and
+``torch.poisson`` (the fallback, and what GPUs use).
 """
 
 from __future__ import annotations
@@ -14,6 +17,12 @@ import torch
 
 from fm2s.engine.noise import M_MAX, M_MIN, synthesize_noisy, window_mean_map
 from fm2s.presets import FM2SParams, resolve_params
+
+
+@pytest.fixture(autouse=True, params=["numba", "torch"])
+def sampler(request, monkeypatch):
+    monkeypatch.setenv("FM2S_NOISE_SAMPLER", request.param)
+    return request.param
 
 
 def _params(k_g: float, k_p: float, lam_p: float) -> FM2SParams:
