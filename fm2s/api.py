@@ -67,7 +67,18 @@ class DenoiseOptions:
         meta.update({f"fm2s_{k}": v for k, v in self.params.as_dict().items()})
         if maps:
             meta["fm2s_intensity_range"] = [[m.lo, m.hi] for m in maps]
+        meta["fm2s_noise_sampler"] = self.noise_sampler
         return meta
+
+    @property
+    def noise_sampler(self) -> str:
+        """``"numba"`` (the compiled CPU sampler) or ``"torch"``: what draws the noise.
+
+        A seed repeats a result only with the same sampler, so it is recorded with the seed.
+        """
+        from .engine.noise import compiled_sampler
+
+        return "numba" if self.device.type == "cpu" and compiled_sampler() else "torch"
 
 
 def denoise(
@@ -108,8 +119,10 @@ def denoise(
         ``"warm_start"``; see :mod:`fm2s.engine.pipeline`. ``auto`` = shared for crop
         schedules, per_plane for ``reference``. Channels always get their own model.
     seed : int, optional
-        Makes the result repeatable on the same device. A random seed is drawn (and recorded
-        in the metadata) when omitted.
+        Makes the result repeatable on the same device (on the CPU, with the same noise
+        sampler: numba's compiled one, or ``torch.poisson`` without numba or with
+        ``FM2S_NOISE_SAMPLER=torch``). A random seed is drawn (and recorded in the metadata)
+        when omitted.
     device : str
         ``"auto"`` (CUDA, else Apple MPS, else CPU), ``"cpu"``, ``"cuda"``, ``"mps"``.
     num_threads : int, optional

@@ -149,6 +149,7 @@ def test_dataarray_keeps_dims_coords_attrs(dims, shape):
     assert out.attrs["unit"] == "ADU" and out.attrs["objective"] == "63x"
     assert out.attrs["fm2s_version"] == fm2s.__version__
     assert out.attrs["fm2s_seed"] == 5
+    assert out.attrs["fm2s_noise_sampler"] == "numba"
     assert out.attrs["fm2s_preset"] == "confocal"
     assert out.attrs["fm2s_noise_level"] == "avg1"
     assert out.attrs["fm2s_schedule"] == "tiny"
@@ -280,6 +281,16 @@ def test_metadata_records_the_training_precision(noisy_u8, monkeypatch):
     monkeypatch.setattr(train_module, "native_bf16", lambda device: False)
     _, meta = fm2s.denoise_with_metadata(noisy_u8, schedule=dataclasses.replace(TINY, bf16=True))
     assert meta["fm2s_training_precision"] == "float32"
+
+
+def test_metadata_records_the_noise_sampler_and_the_seed_repeats_with_it(noisy_u8, monkeypatch):
+    compiled, meta = fm2s.denoise_with_metadata(noisy_u8, schedule=TINY, seed=4)
+    assert meta["fm2s_noise_sampler"] == "numba"
+    monkeypatch.setenv("FM2S_NOISE_SAMPLER", "torch")
+    with_torch, meta = fm2s.denoise_with_metadata(noisy_u8, schedule=TINY, seed=4)
+    assert meta["fm2s_noise_sampler"] == "torch"
+    np.testing.assert_array_equal(with_torch, _run(noisy_u8, seed=4))
+    assert not np.array_equal(with_torch, compiled)
 
 
 def test_metadata_records_canonical_preset_name(noisy_u8):
