@@ -146,3 +146,30 @@ def test_other_devices_never_take_the_cpu_sampler(monkeypatch):
     meta = torch.empty((1, 1, 4, 4), device="meta")
     out = synthesize_noisy(meta, meta, resolve_params(), None)
     assert out.device.type == "meta" and calls == []
+
+
+def test_without_numba_torch_draws_and_asking_for_numba_says_how_to_get_it():
+    """A broken or missing numba must not stop denoising (run in a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    code = "\n".join([
+        "import os, sys",
+        "sys.modules['numba'] = None  # makes `import numba` fail",
+        "import torch",
+        "from fm2s.engine import noise, poisson_cpu",
+        "from fm2s.presets import resolve_params",
+        "assert not noise.compiled_sampler()",
+        "clean = torch.full((1, 2, 16, 16), 0.1)",
+        "v = noise.synthesize_noisy(clean, noise.window_mean_map(clean[:, :1], 75),",
+        "                           resolve_params(), torch.Generator().manual_seed(0))",
+        "assert v.shape == clean.shape and 0 <= float(v.min()) and float(v.max()) <= 1",
+        "os.environ['FM2S_NOISE_SAMPLER'] = 'numba'",
+        "try:",
+        "    noise.compiled_sampler()",
+        "except RuntimeError as exc:",
+        "    print(exc)",
+    ])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "numba cannot be imported" in done.stdout and "pip install numba" in done.stdout
