@@ -164,10 +164,28 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
         return _TABLES
 
 
+def _compiled(**options):
+    """``numba.njit`` with an on-disk cache when numba finds a writable place for one.
+
+    Without one (a read-only install and no writable user cache directory) numba refuses
+    ``cache=True`` when the function is defined; then the functions are compiled on every run
+    (a few seconds) instead of failing the import.
+    """
+
+    def wrap(function):
+        try:
+            return njit(cache=True, **options)(function)
+        except RuntimeError as exc:
+            log.debug("fm2s: numba cannot cache %s (%s); compiling it on every run", function.__name__, exc)
+            return njit(**options)(function)
+
+    return wrap
+
+
 if njit is not None:
     _INV_2_53 = 1.0 / 9007199254740992.0
 
-    @njit(cache=True)
+    @_compiled()
     def _build_alias(pmf, prob, alias):  # pragma: no cover - compiled
         """Vose's alias method, row by row: ``prob`` thresholds and ``alias`` outcomes."""
         n_rows, n = pmf.shape
@@ -205,7 +223,7 @@ if njit is not None:
             for i in range(n_small):
                 prob[r, small[i]] = 1.0
 
-    @njit(cache=True)
+    @_compiled()
     def _uniform(s0, s1, s2, s3):  # pragma: no cover - compiled
         """xoshiro256+: a uniform double in [0, 1) and the next state."""
         result = s0 + s3
@@ -218,7 +236,7 @@ if njit is not None:
         s3 = (s3 << uint64(45)) | (s3 >> uint64(19))
         return (result >> uint64(11)) * _INV_2_53, s0, s1, s2, s3
 
-    @njit(cache=True)
+    @_compiled()
     def _splitmix(x):  # pragma: no cover - compiled
         """splitmix64: the next counter and its output (seeds xoshiro's state)."""
         x = x + uint64(0x9E3779B97F4A7C15)
@@ -227,7 +245,7 @@ if njit is not None:
         z = (z ^ (z >> uint64(27))) * uint64(0x94D049BB133111EB)
         return x, z ^ (z >> uint64(31))
 
-    @njit(cache=True)
+    @_compiled()
     def _seed_stream(seed, index):  # pragma: no cover - compiled
         x = seed ^ (uint64(index) * uint64(0xD1B54A32D192ED03))
         x, s0 = _splitmix(x)
@@ -236,7 +254,7 @@ if njit is not None:
         x, s3 = _splitmix(x)
         return s0, s1, s2, s3
 
-    @njit(cache=True)
+    @_compiled()
     def _normal_pair(s0, s1, s2, s3):  # pragma: no cover - compiled
         """Two independent standard normals (Marsaglia's polar method)."""
         while True:
@@ -249,7 +267,7 @@ if njit is not None:
                 f = math.sqrt(-2.0 * math.log(q) / q)
                 return a * f, b * f, s0, s1, s2, s3
 
-    @njit(cache=True)
+    @_compiled()
     def _poisson_remainder(mean, u):  # pragma: no cover - compiled
         """``Poisson(mean)`` for ``mean < 1 / GRID`` by inversion of the uniform ``u``."""
         # The draw is 0 unless u > exp(-mean); as 1 - exp(-mean) < mean, 1 - u >= mean settles
@@ -264,7 +282,7 @@ if njit is not None:
             p *= mean / k
         return k
 
-    @njit(cache=True)
+    @_compiled()
     def _ptrs(mean, s0, s1, s2, s3):  # pragma: no cover - compiled
         """``Poisson(mean)`` for ``mean >= 10`` (Hoermann 1993, PTRS; numpy's algorithm)."""
         b = 0.931 + 2.53 * math.sqrt(mean)
@@ -285,7 +303,7 @@ if njit is not None:
             if math.log(v * inv_alpha / (a / (us * us) + b)) <= log_accept:
                 return float(k), s0, s1, s2, s3
 
-    @njit(cache=True, inline="always")
+    @_compiled(inline="always")
     def _poisson_one(mean, s0, s1, s2, s3, prob, alias):  # pragma: no cover - compiled
         """One exact ``Poisson(mean)`` draw and the next state."""
         if not mean > 0.0:  # also NaN
@@ -303,13 +321,13 @@ if njit is not None:
             k += _poisson_remainder(rest, u)
         return k, s0, s1, s2, s3
 
-    @njit(nogil=True, cache=True)
+    @_compiled(nogil=True)
     def _draw_poisson(means, seed, prob, alias, out):  # pragma: no cover - compiled
         s0, s1, s2, s3 = _seed_stream(seed, 0)
         for i in range(means.shape[0]):
             out[i], s0, s1, s2, s3 = _poisson_one(means[i], s0, s1, s2, s3, prob, alias)
 
-    @njit(nogil=True, cache=True)
+    @_compiled(nogil=True)
     def _noise_batch(clean, mean_map, k_p, k_g, lam_p, seed, first, last, prob, alias, out):  # pragma: no cover - compiled
         """``N(u)`` for crops ``first .. last - 1``, crop ``b`` from the stream ``(seed, b)``."""
         _, n_chan, height, width = clean.shape
