@@ -110,8 +110,8 @@ def synthesize_noisy(
     clean : numpy.ndarray
         ``(B, C, H, W)`` float32 target ``u`` in [0, 1].
     mean_map : numpy.ndarray
-        Window brightness (:func:`fm2s.engine.noise.window_mean_map`), broadcastable to
-        ``clean`` (e.g. ``(B, 1, H, W)``).
+        Window brightness (:func:`fm2s.engine.noise.window_mean_map`, positive: it is
+        clamped to at least 1e-5), broadcastable to ``clean`` (e.g. ``(B, 1, H, W)``).
     k_p, k_g, lam_p : float
         The preset's Poisson map, Gaussian map and overall Poisson factors.
     seed : int
