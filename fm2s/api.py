@@ -76,9 +76,9 @@ class DenoiseOptions:
 
         A seed repeats a result only with the same sampler, so it is recorded with the seed.
         """
-        from .engine.noise import compiled_sampler
+        from .engine.noise import noise_sampler
 
-        return "numba" if self.device.type == "cpu" and compiled_sampler() else "torch"
+        return noise_sampler(self.device)
 
 
 def denoise(

@@ -87,7 +87,7 @@ def synthesize_noisy(
     ``generator`` directly. So a seed repeats results on one machine and sampler, not across
     samplers.
     """
-    if clean.device.type == "cpu" and compiled_sampler():
+    if noise_sampler(clean.device) == "numba":
         return _synthesize_compiled(clean, mean_map, params, generator)
     rate = params.k_p / mean_map
     shot = torch.poisson(clean * rate, generator=generator) / rate
@@ -105,6 +105,11 @@ def compiled_sampler() -> bool:
     return poisson_cpu.available()
 
 
+def noise_sampler(device: torch.device) -> str:
+    """What draws the noise on ``device``: ``"numba"`` (the compiled CPU sampler) or ``"torch"``."""
+    return "numba" if device.type == "cpu" and compiled_sampler() else "torch"
+
+
 def _synthesize_compiled(
     clean: torch.Tensor,
     mean_map: torch.Tensor,
@@ -114,7 +119,7 @@ def _synthesize_compiled(
     from . import poisson_cpu
 
     seed = int(torch.randint(0, 2**63 - 1, (1,), generator=generator))
-    batch = clean.detach().float().contiguous().numpy()
-    brightness = mean_map.detach().float().expand_as(clean).contiguous().numpy()
+    batch = clean.detach().float().numpy()
+    brightness = mean_map.detach().float().numpy()  # broadcast to the batch by poisson_cpu
     noisy = poisson_cpu.synthesize_noisy(batch, brightness, params.k_p, params.k_g, params.lam_p, seed)
     return torch.from_numpy(noisy).to(clean.dtype)

@@ -130,7 +130,7 @@ def synthesize_noisy(
     mean_map = np.ascontiguousarray(np.broadcast_to(mean_map, clean.shape), dtype=np.float32)
     out = np.empty(clean.shape, dtype=np.float32)
     _noise_batch(clean, mean_map, float(k_p), float(k_g), float(lam_p),
-                 np.uint64(seed % 2**64), 0, clean.shape[0], prob, alias, out)
+                 np.uint64(seed % 2**64), prob, alias, out)
     return out
 
 
@@ -328,12 +328,12 @@ if njit is not None:
             out[i], s0, s1, s2, s3 = _poisson_one(means[i], s0, s1, s2, s3, prob, alias)
 
     @_compiled(nogil=True)
-    def _noise_batch(clean, mean_map, k_p, k_g, lam_p, seed, first, last, prob, alias, out):  # pragma: no cover - compiled
-        """``N(u)`` for crops ``first .. last - 1``, crop ``b`` from the stream ``(seed, b)``."""
-        _, n_chan, height, width = clean.shape
+    def _noise_batch(clean, mean_map, k_p, k_g, lam_p, seed, prob, alias, out):  # pragma: no cover - compiled
+        """``N(u)`` for every crop of the batch, crop ``b`` from the stream ``(seed, b)``."""
+        n_crops, n_chan, height, width = clean.shape
         inv_lam_p = 1.0 / lam_p
         sigma_per_mean = k_g / 255.0
-        for b in range(first, last):
+        for b in range(n_crops):
             s0, s1, s2, s3 = _seed_stream(seed, b)
             spare = 0.0
             have_spare = False

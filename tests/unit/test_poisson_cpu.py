@@ -7,6 +7,9 @@ sampler (alias table with and without a remainder, the remainder alone, PTRS); t
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -148,12 +151,15 @@ def test_other_devices_never_take_the_cpu_sampler(monkeypatch):
     assert out.device.type == "meta" and calls == []
 
 
+def _run_python(*lines: str, timeout: float) -> subprocess.CompletedProcess:
+    """Run ``lines`` as a program in a fresh interpreter (for import-time conditions)."""
+    return subprocess.run([sys.executable, "-c", "\n".join(lines)], capture_output=True,
+                          text=True, timeout=timeout)
+
+
 def test_without_numba_torch_draws_and_asking_for_numba_says_how_to_get_it():
     """A broken or missing numba must not stop denoising (run in a fresh interpreter)."""
-    import subprocess
-    import sys
-
-    code = "\n".join([
+    done = _run_python(
         "import os, sys",
         "sys.modules['numba'] = None  # makes `import numba` fail",
         "import torch",
@@ -169,8 +175,8 @@ def test_without_numba_torch_draws_and_asking_for_numba_says_how_to_get_it():
         "    noise.compiled_sampler()",
         "except RuntimeError as exc:",
         "    print(exc)",
-    ])
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "numba cannot be imported" in done.stdout and "pip install numba" in done.stdout
 
@@ -178,17 +184,14 @@ def test_without_numba_torch_draws_and_asking_for_numba_says_how_to_get_it():
 def test_without_a_writable_numba_cache_the_sampler_still_compiles():
     """numba refuses ``cache=True`` when it finds no writable cache directory (read-only
     installs); the sampler then compiles without a cache instead of failing to import."""
-    import subprocess
-    import sys
-
-    code = "\n".join([
+    done = _run_python(
         "import numba.core.caching as caching",
         "caching.CacheImpl._locator_classes = []  # no place to cache: njit(cache=True) raises",
         "import numpy as np",
         "from fm2s.engine import poisson_cpu",
         "counts = poisson_cpu.poisson(np.full(10_000, 4.0), seed=1)",
         "print(round(float(counts.mean()), 1))",
-    ])
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert abs(float(done.stdout.split()[-1]) - 4.0) < 0.2
