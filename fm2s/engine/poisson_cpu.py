@@ -9,8 +9,11 @@ time on confocal and two-photon data (BENCHMARKS.md):
 * Poisson means below 64 come from alias tables (Walker/Vose) of ``Poisson(g / 16)`` on a grid
   of means in steps of 1/16, plus an exact draw of the remainder ``Poisson(mean - g / 16)``
   (Poisson variables add); the tables run to 208, where the tail beyond holds less than
-  1e-30 of the probability. Larger means use Hoermann's PTRS transformed rejection (numpy's
-  algorithm). Both are exact samplers, not approximations.
+  1e-30 of the probability. Each table entry packs its acceptance threshold (24 bits, so
+  every outcome's probability is kept to 2**-24 / 208) and its alias (8 bits) into one 32-bit
+  word: the whole table is 0.85 MB, one memory access per draw. Larger means use Hoermann's
+  PTRS transformed rejection (numpy's algorithm). These are exact samplers up to the
+  precision of the stored probabilities, not approximations of the distribution.
 * Gaussian read noise comes from Marsaglia's polar method.
 * Uniform numbers come from xoshiro256+ (Blackman and Vigna), written inline: every library
   generator reached through a function call cost 5-13 ns a value on the project machine,
@@ -34,7 +37,7 @@ import numpy as np
 log = logging.getLogger("fm2s")
 
 try:  # numba is a dependency, but a broken or missing install must not stop denoising.
-    from numba import njit, uint64
+    from numba import njit, uint32, uint64
 except Exception as exc:  # pragma: no cover - exercised only where numba is missing
     njit = None
     _IMPORT_ERROR: Exception | None = exc
@@ -46,7 +49,7 @@ GRID = 16
 #: Means at and above this use PTRS instead of the tables.
 TABLE_MAX_MEAN = 64
 #: Outcomes per table row: 0 .. 207. ``P(X > 207) < 1e-30`` for every mean below 64.
-TABLE_OUTCOMES = 208
+TABLE_OUTCOMES = 208  # at most 256: aliases are stored in 8 bits
 
 _ENV = "FM2S_NOISE_SAMPLER"
 
@@ -88,10 +91,10 @@ def poisson(rates: np.ndarray, seed: int) -> np.ndarray:
         Counts as float64, the shape of ``rates``.
     """
     _require()
-    prob, alias = _tables()
+    table = _tables()
     flat = np.ascontiguousarray(rates, dtype=np.float64).reshape(-1)
     out = np.empty_like(flat)
-    _draw_poisson(flat, np.uint64(seed % 2**64), prob, alias, out)
+    _draw_poisson(flat, np.uint64(seed % 2**64), table, out)
     return out.reshape(np.shape(rates))
 
 
@@ -125,12 +128,12 @@ def synthesize_noisy(
     _require()
     if clean.ndim != 4:
         raise ValueError(f"expected clean of shape (B, C, H, W), got {clean.shape}")
-    prob, alias = _tables()
+    table = _tables()
     clean = np.ascontiguousarray(clean, dtype=np.float32)
     mean_map = np.ascontiguousarray(np.broadcast_to(mean_map, clean.shape), dtype=np.float32)
     out = np.empty(clean.shape, dtype=np.float32)
     _noise_batch(clean, mean_map, float(k_p), float(k_g), float(lam_p),
-                 np.uint64(seed % 2**64), prob, alias, out)
+                 np.uint64(seed % 2**64), table, out)
     return out
 
 
@@ -139,12 +142,14 @@ def _require() -> None:
         raise RuntimeError(f"the compiled noise sampler needs numba, which cannot be imported: {_IMPORT_ERROR}")
 
 
-_TABLES: tuple[np.ndarray, np.ndarray] | None = None
+#: Acceptance thresholds are stored as integers in units of 2**-24.
+_THRESHOLD_ONE = float(2**24)
+_TABLES: np.ndarray | None = None
 _TABLES_LOCK = threading.Lock()
 
 
-def _tables() -> tuple[np.ndarray, np.ndarray]:
-    """Alias tables of ``Poisson(g / GRID)`` for ``g = 0 .. GRID * TABLE_MAX_MEAN - 1`` (built once)."""
+def _tables() -> np.ndarray:
+    """Packed alias tables of ``Poisson(g / GRID)``, ``g = 0 .. GRID * TABLE_MAX_MEAN - 1`` (built once)."""
     global _TABLES
     with _TABLES_LOCK:
         if _TABLES is None:
@@ -160,8 +165,19 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
             prob = np.ones_like(pmf)
             alias = np.tile(np.arange(k.size, dtype=np.int32), (means.size, 1))
             _build_alias(pmf, prob, alias)
-            _TABLES = (prob, alias)
+            _TABLES = _pack(prob, alias)
         return _TABLES
+
+
+def _pack(prob: np.ndarray, alias: np.ndarray) -> np.ndarray:
+    """One ``uint32`` per table entry: threshold ``floor(prob * 2**24)`` above, alias below.
+
+    A column whose probability is 1 (it never hands over to its alias) keeps ``2**24 - 1``;
+    Vose's construction leaves such columns aliased to themselves, so the rare draw above
+    the threshold returns the column all the same.
+    """
+    threshold = np.minimum(np.floor(prob * _THRESHOLD_ONE), _THRESHOLD_ONE - 1).astype(np.uint32)
+    return (threshold << np.uint32(8)) | alias.astype(np.uint32)
 
 
 def _compiled(**options):
@@ -304,7 +320,7 @@ if njit is not None:
                 return float(k), s0, s1, s2, s3
 
     @_compiled(inline="always")
-    def _poisson_one(mean, s0, s1, s2, s3, prob, alias):  # pragma: no cover - compiled
+    def _poisson_one(mean, s0, s1, s2, s3, table):  # pragma: no cover - compiled
         """One exact ``Poisson(mean)`` draw and the next state."""
         if not mean > 0.0:  # also NaN
             return 0.0, s0, s1, s2, s3
@@ -313,22 +329,26 @@ if njit is not None:
         row = int(mean * GRID)
         rest = mean - row * (1.0 / GRID)
         u, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
-        x = u * prob.shape[1]
+        x = u * table.shape[1]
         col = int(x)
-        k = float(col if x - col < prob[row, col] else alias[row, col])
+        entry = table[row, col]
+        if (x - col) * _THRESHOLD_ONE < (entry >> uint32(8)):
+            k = float(col)
+        else:
+            k = float(entry & uint32(255))
         if rest > 0.0:
             u, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
             k += _poisson_remainder(rest, u)
         return k, s0, s1, s2, s3
 
     @_compiled(nogil=True)
-    def _draw_poisson(means, seed, prob, alias, out):  # pragma: no cover - compiled
+    def _draw_poisson(means, seed, table, out):  # pragma: no cover - compiled
         s0, s1, s2, s3 = _seed_stream(seed, 0)
         for i in range(means.shape[0]):
-            out[i], s0, s1, s2, s3 = _poisson_one(means[i], s0, s1, s2, s3, prob, alias)
+            out[i], s0, s1, s2, s3 = _poisson_one(means[i], s0, s1, s2, s3, table)
 
     @_compiled(nogil=True)
-    def _noise_batch(clean, mean_map, k_p, k_g, lam_p, seed, prob, alias, out):  # pragma: no cover - compiled
+    def _noise_batch(clean, mean_map, k_p, k_g, lam_p, seed, table, out):  # pragma: no cover - compiled
         """``N(u)`` for every crop of the batch, crop ``b`` from the stream ``(seed, b)``."""
         n_crops, n_chan, height, width = clean.shape
         inv_lam_p = 1.0 / lam_p
@@ -351,7 +371,7 @@ if njit is not None:
                             inv_rate = m / k_p
                             sigma = sigma_per_mean * m
                         shot, s0, s1, s2, s3 = _poisson_one(
-                            clean[b, c, y, x] * rate, s0, s1, s2, s3, prob, alias
+                            clean[b, c, y, x] * rate, s0, s1, s2, s3, table
                         )
                         if have_spare:
                             z = spare
@@ -360,5 +380,5 @@ if njit is not None:
                             z, spare, s0, s1, s2, s3 = _normal_pair(s0, s1, s2, s3)
                             have_spare = True
                         v = min(max(shot * inv_rate + z * sigma, 0.0), 1.0)
-                        count, s0, s1, s2, s3 = _poisson_one(v * lam_p, s0, s1, s2, s3, prob, alias)
+                        count, s0, s1, s2, s3 = _poisson_one(v * lam_p, s0, s1, s2, s3, table)
                         out[b, c, y, x] = min(count * inv_lam_p, 1.0)

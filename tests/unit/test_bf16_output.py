@@ -117,3 +117,28 @@ def test_valid_mode_gives_the_interior_of_the_padded_output():
     out = conv_from_reference(conv, hidden, reference[..., 2:-2, 2:-2], valid=True)
     assert out.shape == exact[..., 2:-2, 2:-2].shape
     assert (out - exact[..., 2:-2, 2:-2]).abs().max().item() < 0.04 * 2**-8
+
+
+@pytest.mark.parametrize("padding", [0, 2])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_the_input_gradient_computed_as_a_forward_convolution_is_torchs(padding, channels_last):
+    from fm2s.engine.bf16_output import _DataGradByForward
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 14, 17, 19, generator=g, dtype=torch.float64)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(2, 14, 5, 5, generator=g, dtype=torch.float64)
+    upstream = torch.randn(2, 2, 17 - 4 + 2 * padding, 19 - 4 + 2 * padding, generator=g, dtype=torch.float64)
+
+    def grads(conv):
+        xs, ws = x.clone().requires_grad_(), weight.clone().requires_grad_()
+        out = conv(xs, ws)
+        (out * upstream).sum().backward()
+        return out.detach(), xs.grad, ws.grad
+
+    want = grads(lambda a, w: torch.nn.functional.conv2d(a, w, padding=padding))
+    got = grads(lambda a, w: _DataGradByForward.apply(a, w, padding))
+    for name, a, b in zip(("output", "input gradient", "weight gradient"), got, want):
+        assert a.shape == b.shape, name
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-10), name

@@ -195,3 +195,20 @@ def test_without_a_writable_numba_cache_the_sampler_still_compiles():
     )
     assert done.returncode == 0, done.stderr
     assert abs(float(done.stdout.split()[-1]) - 4.0) < 0.2
+
+
+def test_packed_tables_hold_every_row_of_the_pmf_to_24_bits():
+    # Reconstruct each outcome's probability from the packed words (threshold share of its own
+    # column plus the shares other columns hand over to it) and compare with the pmf.
+    table = poisson_cpu._tables()
+    n_rows, n_cols = table.shape
+    threshold = (table >> np.uint32(8)).astype(float) / 2**24
+    alias = (table & np.uint32(255)).astype(np.int64)
+    assert alias.max() < n_cols
+    rows = np.arange(n_rows)[:, None]
+    prob = threshold / n_cols
+    np.add.at(prob, (np.broadcast_to(rows, alias.shape), alias), (1.0 - threshold) / n_cols)
+    means = np.arange(n_rows) / poisson_cpu.GRID
+    pmf = stats.poisson.pmf(np.arange(n_cols)[None, :], means[:, None])
+    pmf[0] = np.eye(1, n_cols)[0]  # Poisson(0) is always 0
+    assert np.abs(prob - pmf).max() < 2**-24
