@@ -58,6 +58,7 @@ class DenoiseOptions:
             "fm2s_preset": self.preset,
             "fm2s_noise_level": self.noise_level,
             "fm2s_schedule": self.schedule.name,
+            "fm2s_noise_draws": self.schedule.noise_draws,
             "fm2s_stack_mode": self.stack_mode,
             "fm2s_seed": self.seed,
             "fm2s_device": str(self.device),
@@ -276,7 +277,7 @@ def validate_options(
     from .engine.schedules import resolve_schedule
 
     params = resolve_params(preset, noise_level, **overrides)
-    sched = resolve_schedule(schedule)
+    sched = resolve_schedule(schedule, canonical_preset(preset))
     mode = resolve_stack_mode(stack_mode, sched, n_planes)
     if seed is None:
         seed = secrets.randbelow(2**31)

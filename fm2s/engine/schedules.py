@@ -112,15 +112,32 @@ QUICK = Schedule(
 
 SCHEDULES: dict[str, Schedule] = {s.name: s for s in (FAST, REFERENCE, QUICK)}
 
+#: Noise draws of a named schedule for images of a preset's microscope, where they differ from
+#: the schedule's own. The draws a model needs grow with the image's signal-to-noise ratio:
+#: on the FMD images (three seeds, BENCHMARKS.md) the confocal ones, the least noisy, still
+#: gained 0.06 dB from 700 to 900 draws, while two-photon and wide-field images lost nothing
+#: from 700 to 500.
+PRESET_NOISE_DRAWS: dict[str, dict[str, int]] = {
+    "fast": {"confocal": 900, "twophoton": 500, "widefield": 500},
+}
+
 #: How the planes of one channel share models (see :mod:`fm2s.engine.pipeline`).
 STACK_MODES: tuple[str, ...] = ("auto", "shared", "per_plane", "warm_start")
 
 
-def resolve_schedule(schedule: str | Schedule) -> Schedule:
-    """Return the :class:`Schedule` named ``schedule`` (or ``schedule`` itself)."""
+def resolve_schedule(schedule: str | Schedule, preset: str | None = None) -> Schedule:
+    """Return the :class:`Schedule` named ``schedule`` for images of ``preset``'s microscope.
+
+    A name gives the named schedule with the preset's number of noise draws where
+    :data:`PRESET_NOISE_DRAWS` sets one (``preset`` is a canonical preset name); a
+    :class:`Schedule` instance is returned as it is.
+    """
     if isinstance(schedule, Schedule):
         return schedule
     key = str(schedule).strip().lower()
     if key not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; choose one of: {', '.join(SCHEDULES)}")
-    return SCHEDULES[key]
+    draws = PRESET_NOISE_DRAWS.get(key, {}).get(preset or "")
+    if draws is None:
+        return SCHEDULES[key]
+    return dataclasses.replace(SCHEDULES[key], noise_draws=draws)

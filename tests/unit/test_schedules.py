@@ -57,6 +57,21 @@ def test_resolve_schedule_by_name(name):
 def test_resolve_schedule_passes_instances_through():
     custom = Schedule("mine", 1, 2, 3)
     assert resolve_schedule(custom) is custom
+    tuned = dataclasses.replace(FAST, noise_draws=123)  # taken literally, whatever the preset
+    assert resolve_schedule(tuned, "confocal") is tuned
+
+
+@pytest.mark.parametrize(("preset", "draws"), [("confocal", 900), ("twophoton", 500), ("widefield", 500)])
+def test_fast_trains_as_long_as_the_presets_microscope_needs(preset, draws):
+    sched = resolve_schedule("fast", preset)
+    assert sched.noise_draws == draws
+    assert dataclasses.replace(sched, noise_draws=FAST.noise_draws) == FAST  # nothing else differs
+
+
+@pytest.mark.parametrize("preset", [None, "base", "srdtrans"])
+def test_presets_without_their_own_draws_get_the_schedules(preset):
+    assert resolve_schedule("fast", preset) is FAST
+    assert resolve_schedule("reference", "confocal") is REFERENCE  # the authors' 450 for all
 
 
 @pytest.mark.parametrize("bad", ["slow", "", "ref", 5])
