@@ -98,7 +98,8 @@ REFERENCE = Schedule("reference", stage1_steps=5, noise_draws=450, steps_per_dra
 #: ends at 1e-3, the reference's constant rate: ending lower (2e-4) cost 0.03 dB on average over
 #: three seeds. Two views beat all eight by 0.02 dB over three seeds (eight blur fine filaments)
 #: at a quarter of the inference time; 700 draws instead of 600 gain 0.03 dB on average and
-#: 0.1 dB on the confocal images for 17 % more CPU time (BENCHMARKS.md).
+#: 0.1 dB on the confocal images for 17 % more CPU time (BENCHMARKS.md). By name, ``fast``
+#: takes the preset's number of draws from :data:`PRESET_NOISE_DRAWS` (700 where none is set).
 FAST = Schedule(
     "fast", stage1_steps=20, noise_draws=700, steps_per_draw=1,
     lr=4e-3, lr_final=1e-3, crop=96, batch=8, views=2, bf16=True,
