@@ -277,7 +277,8 @@ def validate_options(
     from .engine.schedules import resolve_schedule
 
     params = resolve_params(preset, noise_level, **overrides)
-    sched = resolve_schedule(schedule, canonical_preset(preset))
+    preset_name = canonical_preset(preset)
+    sched = resolve_schedule(schedule, preset_name)
     mode = resolve_stack_mode(stack_mode, sched, n_planes)
     if seed is None:
         seed = secrets.randbelow(2**31)
@@ -302,7 +303,7 @@ def validate_options(
         if bias_sigma < 0:
             raise ValueError(f"bias_sigma must be >= 0 (0 or None disables it), got {bias_sigma}")
     return DenoiseOptions(
-        preset=canonical_preset(preset), noise_level=normalize_noise_level(noise_level),
+        preset=preset_name, noise_level=normalize_noise_level(noise_level),
         params=params, schedule=sched, stack_mode=mode, seed=int(seed),
         device=resolve_device(device), num_threads=num_threads,
         tile=None if tile is None else int(tile), intensity_range=intensity_range,
