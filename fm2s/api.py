@@ -18,6 +18,7 @@ import numpy as np
 from . import dims
 from ._version import __version__
 from .intensity import IntensityMap, check_dtype, check_intensity_range, intensity_map_for
+from .out_of_memory import explain_out_of_memory
 from .presets import FM2SParams, canonical_preset, normalize_noise_level, resolve_params
 
 #: Default Gaussian sigma (pixels) of the intensity-bias correction (fm2s.engine.bias).
@@ -161,6 +162,9 @@ def denoise(
     ValueError
         For bad input (unsupported dtype, NaN/inf, empty or too-small planes, unknown dims)
         or an unknown preset, noise level, parameter, schedule, stack mode or device.
+    MemoryError
+        When numpy or torch cannot get the memory; the message names the image, the size
+        asked for and the ways out (see :mod:`fm2s.out_of_memory`).
 
     Examples
     --------
@@ -226,7 +230,13 @@ def denoise_with_metadata(
         intensity_range=intensity_range, bias_sigma=bias_sigma, n_planes=n_planes,
         overrides=overrides,
     )
-    out, maps = _denoise_array(data, row, col, ch, options, progress)
+    try:
+        out, maps = _denoise_array(data, row, col, ch, options, progress)
+    except (MemoryError, RuntimeError) as exc:
+        explained = explain_out_of_memory(exc, data.shape, options.device.type)
+        if explained is None:
+            raise
+        raise explained from exc
     meta = options.metadata(maps)
     if is_dataarray:
         result = image.copy(data=out)

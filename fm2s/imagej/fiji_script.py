@@ -123,7 +123,7 @@ def run_fiji_script(imp: Any, **options: Any) -> Any:
         if imp is None:
             raise NoImageError(f"{COMMAND_NAME}: there is no image open; open or select one first")
         return denoise_imageplus(imp, {k: v for k, v in options.items() if v is not None})
-    except (ValueError, NoImageError) as exc:
+    except (ValueError, NoImageError, MemoryError) as exc:
         from .listener import report_error
 
         message = str(exc) if str(exc).startswith(COMMAND_NAME) else f"{COMMAND_NAME}: {exc}"
