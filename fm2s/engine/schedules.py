@@ -115,11 +115,12 @@ SCHEDULES: dict[str, Schedule] = {s.name: s for s in (FAST, REFERENCE, QUICK)}
 
 #: Noise draws of a named schedule for images of a preset's microscope, where they differ from
 #: the schedule's own. The draws a model needs grow with the image's signal-to-noise ratio:
-#: on the FMD images (three seeds, BENCHMARKS.md) the confocal ones, the least noisy, still
-#: gained 0.06 dB from 700 to 900 draws, while two-photon and wide-field images lost nothing
-#: from 700 to 500.
+#: on the FMD images (BENCHMARKS.md) the confocal ones, the least noisy, still gained 0.06 dB
+#: from 700 to 900 draws (three seeds), while the two-photon and wide-field images scored the
+#: same at 500, 400 and 300 draws (five seeds: -0.023, -0.022, -0.024 dB against the
+#: reference) and fell off at 200 (-0.142 dB, single images -0.7 dB): 300 keeps 1.5x that.
 PRESET_NOISE_DRAWS: dict[str, dict[str, int]] = {
-    "fast": {"confocal": 900, "twophoton": 500, "widefield": 500},
+    "fast": {"confocal": 900, "twophoton": 300, "widefield": 300},
 }
 
 #: How the planes of one channel share models (see :mod:`fm2s.engine.pipeline`).

@@ -436,7 +436,7 @@ def test_torch_global_rng_untouched(noisy_u8):
     assert torch.equal(torch.get_rng_state(), state)
 
 
-@pytest.mark.parametrize(("preset", "draws"), [("Two-Photon", 500), ("confocal", 900), ("base", 700)])
+@pytest.mark.parametrize(("preset", "draws"), [("Two-Photon", 300), ("confocal", 900), ("base", 700)])
 def test_the_fast_schedule_by_name_gets_the_presets_draws(preset, draws):
     from fm2s.api import validate_options
 

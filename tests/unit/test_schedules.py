@@ -61,7 +61,7 @@ def test_resolve_schedule_passes_instances_through():
     assert resolve_schedule(tuned, "confocal") is tuned
 
 
-@pytest.mark.parametrize(("preset", "draws"), [("confocal", 900), ("twophoton", 500), ("widefield", 500)])
+@pytest.mark.parametrize(("preset", "draws"), [("confocal", 900), ("twophoton", 300), ("widefield", 300)])
 def test_fast_trains_as_long_as_the_presets_microscope_needs(preset, draws):
     sched = resolve_schedule("fast", preset)
     assert sched.noise_draws == draws
