@@ -82,8 +82,13 @@ def test_opt_out_by_environment_variable_leaves_malloc_alone(monkeypatch):
 
 @pytest.mark.skipif(memory._glibc() is None, reason="needs glibc (Linux)")
 def test_opt_out_in_a_fresh_process_reports_untuned():
-    tuned, _, _ = _faults("0")
-    assert not tuned
+    # The variable is read once per process (``_glibc`` is cached): check it from the start.
+    code = "from fm2s.engine.memory import reuse_freed_memory\n" \
+           "with reuse_freed_memory() as tuned:\n    print(tuned)"
+    env = {**os.environ, "FM2S_MALLOC_TUNING": "0"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False"]
 
 
 def test_non_glibc_platforms_are_a_no_op(monkeypatch):
