@@ -60,6 +60,7 @@ class DenoiseOptions:
             "fm2s_noise_level": self.noise_level,
             "fm2s_schedule": self.schedule.name,
             "fm2s_noise_draws": self.schedule.noise_draws,
+            "fm2s_start": self.schedule.start,
             "fm2s_stack_mode": self.stack_mode,
             "fm2s_seed": self.seed,
             "fm2s_device": str(self.device),
@@ -285,10 +286,12 @@ def validate_options(
     from .engine.device import resolve_device
     from .engine.pipeline import resolve_stack_mode
     from .engine.schedules import resolve_schedule
+    from .engine.starts import check_start, find_start
 
     params = resolve_params(preset, noise_level, **overrides)
     preset_name = canonical_preset(preset)
-    sched = resolve_schedule(schedule, preset_name)
+    sched = resolve_schedule(schedule, preset_name, find_start(params))
+    check_start(sched.start, params)
     mode = resolve_stack_mode(stack_mode, sched, n_planes)
     if seed is None:
         seed = secrets.randbelow(2**31)

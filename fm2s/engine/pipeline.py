@@ -11,6 +11,9 @@ Stack modes (see :data:`STACK_MODES`):
 ``warm_start``
     The first plane gets the full schedule; every next plane starts from the previous plane's
     network and trains for ``WARM_FRACTION`` of the steps.
+
+A "fresh" network is the schedule's start: random weights, or a copy of the shipped network
+pretrained on phantoms that ``Schedule.start`` names (:mod:`fm2s.engine.starts`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from ..presets import FM2SParams
 from .bias import restore_local_mean
 from .infer import predict_plane
 from .schedules import STACK_MODES, Schedule
+from .starts import RANDOM_START, load_start
 from .train import TrainingData, train_model
 
 MAX_SHARED_PLANES = 32
@@ -139,11 +143,18 @@ def denoise_stack(
         report("denoise", 0, 0)
         return result
 
+    def starting_model() -> torch.nn.Module | None:
+        """The shipped start the schedule names (a fresh copy), or None for random weights."""
+        if schedule.start == RANDOM_START:
+            return None
+        return load_start(schedule.start, params.n_chan, device)
+
     out = np.empty(planes.shape, dtype=np.float32)
     if stack_mode == "shared":
         chosen = np.unique(np.linspace(0, n - 1, min(n, MAX_SHARED_PLANES)).round().astype(int))
         model = train_model(prepare(chosen.tolist()), params, schedule, cpu_generator=cpu_generator,
-                            device_generator=device_generator, on_step=on_step)
+                            device_generator=device_generator, model=starting_model(),
+                            on_step=on_step)
         for i in range(n):
             out[i] = infer(model, i)
         return out
@@ -154,7 +165,7 @@ def denoise_stack(
         if stack_mode == "warm_start" and model is not None:
             plane_schedule = schedule.scaled(WARM_FRACTION)
         else:
-            model = None
+            model = starting_model()
         model = train_model(prepare([i]), params, plane_schedule, cpu_generator=cpu_generator,
                             device_generator=device_generator, model=model, on_step=on_step)
         out[i] = infer(model, i)

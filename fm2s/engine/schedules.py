@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from .starts import RANDOM_START
+
 #: The dihedral transforms (indices of :func:`fm2s.engine.infer._dihedral`) that inference
 #: averages for each number of views: the plane itself; with its left-right mirror image; its
 #: four rotations; all eight flips and rotations. Kept here, free of torch, so schedules (and
@@ -59,6 +61,10 @@ class Schedule:
         float32. The output reaches the loss at close to float32 precision (see
         :mod:`fm2s.engine.bf16_output`); weights, optimizer and loss stay float32. Inference is
         always float32.
+    start : str
+        Where training starts: ``"random"`` (fresh random weights, as the authors do) or the
+        name of a shipped start, a network pretrained on generated phantoms with the same
+        parameters (see :mod:`fm2s.engine.starts`).
     """
 
     name: str
@@ -71,9 +77,13 @@ class Schedule:
     batch: int = 1
     views: int = 1
     bf16: bool = False
+    start: str = RANDOM_START
 
     def __post_init__(self) -> None:
         check_views(self.views, f"schedule {self.name!r}: ")
+        if not isinstance(self.start, str) or not self.start:
+            raise ValueError(f"schedule {self.name!r}: start must be 'random' or the name of a "
+                             f"shipped start, got {self.start!r}")
 
     @property
     def total_steps(self) -> int:
@@ -123,22 +133,40 @@ PRESET_NOISE_DRAWS: dict[str, dict[str, int]] = {
     "fast": {"confocal": 900, "twophoton": 300, "widefield": 300},
 }
 
+#: Noise draws of a named schedule when training starts from a shipped start (a network
+#: pretrained on generated phantoms with the image's parameters, :mod:`fm2s.engine.starts`)
+#: instead of random weights. On the FMD images (three seeds, BENCHMARKS.md) a start with
+#: half the draws or fewer scored better than random weights with all of them: confocal 450
+#: draws -0.12 dB against the reference (random weights, 900 draws: -0.22), two-photon and
+#: wide-field 200 draws +0.05 dB (random weights, 300 draws: -0.00).
+STARTED_NOISE_DRAWS: dict[str, dict[str, int]] = {
+    "fast": {"confocal": 450, "twophoton": 200, "widefield": 200},
+}
+
 #: How the planes of one channel share models (see :mod:`fm2s.engine.pipeline`).
 STACK_MODES: tuple[str, ...] = ("auto", "shared", "per_plane", "warm_start")
 
 
-def resolve_schedule(schedule: str | Schedule, preset: str | None = None) -> Schedule:
+def resolve_schedule(
+    schedule: str | Schedule, preset: str | None = None, start: str | None = None
+) -> Schedule:
     """Return the :class:`Schedule` named ``schedule`` for images of ``preset``'s microscope.
 
     A name gives the named schedule with the preset's number of noise draws where
-    :data:`PRESET_NOISE_DRAWS` sets one (``preset`` is a canonical preset name); a
-    :class:`Schedule` instance is returned as it is.
+    :data:`PRESET_NOISE_DRAWS` sets one (``preset`` is a canonical preset name). ``start`` is
+    the shipped start that fits the image's parameters, if any
+    (:func:`fm2s.engine.starts.find_start`): where :data:`STARTED_NOISE_DRAWS` sets draws for
+    the schedule and preset, training begins from it with those draws. A :class:`Schedule`
+    instance is returned as it is.
     """
     if isinstance(schedule, Schedule):
         return schedule
     key = str(schedule).strip().lower()
     if key not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; choose one of: {', '.join(SCHEDULES)}")
+    started = STARTED_NOISE_DRAWS.get(key, {}).get(preset or "")
+    if start is not None and start != RANDOM_START and started is not None:
+        return dataclasses.replace(SCHEDULES[key], noise_draws=started, start=start)
     draws = PRESET_NOISE_DRAWS.get(key, {}).get(preset or "")
     if draws is None:
         return SCHEDULES[key]

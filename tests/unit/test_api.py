@@ -154,6 +154,7 @@ def test_dataarray_keeps_dims_coords_attrs(dims, shape):
     assert out.attrs["fm2s_noise_level"] == "avg1"
     assert out.attrs["fm2s_schedule"] == "tiny"
     assert out.attrs["fm2s_noise_draws"] == TINY.noise_draws
+    assert out.attrs["fm2s_start"] == "random"
     for name, value in fm2s.resolve_params("confocal", "avg1").as_dict().items():
         assert out.attrs[f"fm2s_{name}"] == value
     n_channels = shape[dims.index("ch")] if "ch" in dims else 1
@@ -436,14 +437,21 @@ def test_torch_global_rng_untouched(noisy_u8):
     assert torch.equal(torch.get_rng_state(), state)
 
 
-@pytest.mark.parametrize(("preset", "draws"), [("Two-Photon", 300), ("confocal", 900), ("base", 700)])
-def test_the_fast_schedule_by_name_gets_the_presets_draws(preset, draws):
+@pytest.mark.parametrize(("preset", "level", "draws", "start"), [
+    ("Two-Photon", "avg1", 200, "twophoton_avg1"),  # a shipped start fits: fewer draws
+    ("confocal", "avg1", 450, "confocal_avg1"),
+    ("confocal", "avg2", 900, "random"),  # no start for this level: the preset's own draws
+    ("base", "avg1", 700, "random"),  # neither: the schedule's draws
+])
+def test_the_fast_schedule_by_name_gets_the_presets_draws_and_start(preset, level, draws, start):
     from fm2s.api import validate_options
 
     opts = validate_options(
-        preset=preset, noise_level="avg1", schedule="fast", stack_mode="auto", seed=0,
+        preset=preset, noise_level=level, schedule="fast", stack_mode="auto", seed=0,
         device="cpu", num_threads=None, tile=None, intensity_range=None, n_planes=1, overrides={},
     )
     assert opts.schedule.name == "fast"
     assert opts.schedule.noise_draws == draws
+    assert opts.schedule.start == start
     assert opts.metadata()["fm2s_noise_draws"] == draws
+    assert opts.metadata()["fm2s_start"] == start
