@@ -8,7 +8,7 @@ change.
 Usage::
 
     python tools/make_starts.py confocal:avg1
-    python tools/make_starts.py confocal:avg1 --phantoms 4 --draws 1800 --seed 0
+    python tools/make_starts.py confocal:avg1 --phantoms 8 --draws 3600 --seed 0
 
 Existing files are never overwritten: remove one to make it again.
 """
@@ -28,9 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("starts", nargs="+", metavar="PRESET:LEVEL",
                         help="e.g. confocal:avg1 (the level defaults to avg1)")
-    parser.add_argument("--phantoms", type=int, default=4, help="phantoms trained on (default 4)")
+    parser.add_argument("--phantoms", type=int, default=8, help="phantoms trained on (default 8)")
     parser.add_argument("--size", type=int, default=512, help="phantom side in pixels (default 512)")
-    parser.add_argument("--draws", type=int, default=1800, help="noise draws (default 1800)")
+    parser.add_argument("--draws", type=int, default=3600, help="noise draws (default 3600)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=STARTS_DIR, help="folder (default: the package's)")
     args = parser.parse_args(argv)

@@ -135,10 +135,10 @@ PRESET_NOISE_DRAWS: dict[str, dict[str, int]] = {
 
 #: Noise draws of a named schedule when training starts from a shipped start (a network
 #: pretrained on generated phantoms with the image's parameters, :mod:`fm2s.engine.starts`)
-#: instead of random weights. On the FMD images (three seeds, BENCHMARKS.md) a start with
-#: half the draws or fewer scored better than random weights with all of them: confocal 450
-#: draws -0.12 dB against the reference (random weights, 900 draws: -0.22), two-photon and
-#: wide-field 200 draws +0.05 dB (random weights, 300 draws: -0.00).
+#: instead of random weights. On the FMD images (five seeds, BENCHMARKS.md session 10) a
+#: start with these draws scored -0.08 / +0.06 / +0.02 dB against the reference (confocal /
+#: two-photon / wide-field), where random weights with 900 / 300 / 300 draws scored
+#: -0.23 / -0.02 / -0.00.
 STARTED_NOISE_DRAWS: dict[str, dict[str, int]] = {
     "fast": {"confocal": 450, "twophoton": 200, "widefield": 200},
 }

@@ -115,9 +115,9 @@ def train_start(
     preset: str,
     noise_level: str = "avg1",
     *,
-    phantoms: int = 4,
+    phantoms: int = 8,
     size: int = 512,
-    noise_draws: int = 1800,
+    noise_draws: int = 3600,
     seed: int = 0,
 ) -> tuple[FM2SNet, FM2SParams, dict[str, Any]]:
     """Train a start for ``preset`` at ``noise_level`` on generated phantoms.

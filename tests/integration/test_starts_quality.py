@@ -23,7 +23,7 @@ def _denoise(noisy: np.ndarray, schedule, seed: int = 0) -> np.ndarray:
 
 
 def test_a_short_training_from_the_start_beats_random_weights():
-    # tools/make_starts.py trains on the phantoms of seeds 0-3; this one is new to the start
+    # tools/make_starts.py trains on the phantoms of seeds 0-7; this one is new to the starts
     clean, noisy = noisy_phantom((160, 160), seed=11)
     short = dataclasses.replace(FAST, stage1_steps=5, noise_draws=40)
     scores = {}
