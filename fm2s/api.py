@@ -115,8 +115,11 @@ def denoise(
     noise_level : str or int
         ``avg1`` (single capture, noisiest) .. ``avg16``; ``4`` means ``avg4``.
     schedule : str or Schedule
-        ``"fast"`` (default, crop training), ``"reference"`` (the authors' 2,255 whole-image
-        steps) or ``"quick"`` (short, for previews and tests).
+        ``"fast"`` (default, crop training; starts from a network pretrained on generated
+        phantoms where one fits the parameters, see :mod:`fm2s.engine.starts`),
+        ``"reference"`` (the authors' 2,255 whole-image steps from random weights) or
+        ``"quick"`` (short, for previews and tests). A ``Schedule`` with ``start="random"``
+        trains from random weights.
     stack_mode : str
         ``"auto"``, ``"shared"`` (one model for all planes of a channel), ``"per_plane"`` or
         ``"warm_start"``; see :mod:`fm2s.engine.pipeline`. ``auto`` = shared for crop
