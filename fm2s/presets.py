@@ -207,14 +207,22 @@ def _validate(values: dict[str, Any]) -> None:
 
 
 def presets_table() -> str:
-    """Return a plain-text table of every preset and noise level (for ``fm2s presets``)."""
+    """Return a plain-text table of every preset and noise level (for ``fm2s presets``).
+
+    The ``start`` column says whether ``fast`` starts from a shipped pretrained network for
+    that setting (``yes``) or from random weights (``-``); see :mod:`fm2s.engine.starts`.
+    """
+    from .engine.starts import find_start  # numpy only; imported here: it imports this module
+
     header = f"{'preset':<10} {'level':<6} {'n_chan':>6} {'stride':>6} {'median':>6} " \
-             f"{'k_g':>6} {'k_p':>6} {'lam_p':>6}  description"
+             f"{'k_g':>6} {'k_p':>6} {'lam_p':>6} {'start':>5}  description"
     lines = [header, "-" * len(header)]
     for p in PRESETS.values():
         for level, (k_g, k_p, lam_p) in p.noise.items():
+            start = "yes" if find_start(p.params(level)) else "-"
             lines.append(
                 f"{p.name:<10} {level:<6} {p.n_chan:>6} {p.stride:>6} {p.median_window:>6} "
-                f"{k_g:>6g} {k_p:>6g} {lam_p:>6g}  {p.description if level == 'avg1' else ''}"
+                f"{k_g:>6g} {k_p:>6g} {lam_p:>6g} {start:>5}  "
+                f"{p.description if level == 'avg1' else ''}"
             )
     return "\n".join(lines)
