@@ -6,7 +6,7 @@ noise level: how the preset's synthetic noise looks and how to average it away. 
 an FM2S network already trained, exactly as an image would train it, on generated phantoms
 (:func:`fm2s.phantom.noisy_phantom`: no real data) with one preset's parameters. Training on
 the image itself then begins from that network instead of from random weights, and needs
-about half the noise draws for the same PSNR (BENCHMARKS.md). Nothing else changes: the same
+a half to two thirds of the noise draws for a better PSNR (BENCHMARKS.md, session 10). Nothing else changes: the same
 network, noise model, targets and loss, all fitted to the image being denoised.
 
 Starts ship in the package as ``start_weights/<preset>_<level>.npz``: the weights, the
