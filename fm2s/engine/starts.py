@@ -5,9 +5,10 @@ what those first few hundred steps learn is the same for every image of one micr
 noise level: how the preset's synthetic noise looks and how to average it away. A *start* is
 an FM2S network already trained, exactly as an image would train it, on generated phantoms
 (:func:`fm2s.phantom.noisy_phantom`: no real data) with one preset's parameters. Training on
-the image itself then begins from that network instead of from random weights, and needs
-a half to two thirds of the noise draws for a better PSNR (BENCHMARKS.md, session 10). Nothing else changes: the same
-network, noise model, targets and loss, all fitted to the image being denoised.
+the image itself then begins from that network instead of from random weights, and needs a
+half to two thirds of the noise draws for a better PSNR (BENCHMARKS.md, session 10). Nothing
+else changes: the same network, noise model, targets and loss, all fitted to the image being
+denoised.
 
 Starts ship in the package as ``start_weights/<preset>_<level>.npz``: the weights, the
 :class:`~fm2s.presets.FM2SParams` they were trained with and how they were made. They are
