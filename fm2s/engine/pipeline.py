@@ -88,6 +88,17 @@ def median_target(plane: np.ndarray, window: int) -> np.ndarray:
     return ndimage.median_filter(plane, size=window, mode="nearest")
 
 
+def training_data(planes: np.ndarray, params: FM2SParams, device: torch.device) -> TrainingData:
+    """Return ``(N, H, W)`` planes in [0, 1] and their median targets as training data on ``device``."""
+    target = np.stack([median_target(p, params.median_window) for p in planes])
+    return TrainingData.from_planes(_to_device(planes, device), _to_device(target, device),
+                                    params.stride)
+
+
+def _to_device(arr: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).to(device)
+
+
 def denoise_stack(
     planes: np.ndarray,
     params: FM2SParams,
@@ -124,16 +135,11 @@ def denoise_stack(
         state["units"] += 1
         report("train", done, n_steps)
 
-    def to_device(arr: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).to(device)
-
     def prepare(indices: list[int]) -> TrainingData:
-        raw = planes[indices]
-        target = np.stack([median_target(p, params.median_window) for p in raw])
-        return TrainingData.from_planes(to_device(raw), to_device(target), params.stride)
+        return training_data(planes[indices], params, device)
 
     def infer(model: torch.nn.Module, i: int) -> np.ndarray:
-        noisy = to_device(planes[i])
+        noisy = _to_device(planes[i], device)
         result = predict_plane(model, noisy, params.n_chan, tile=tile, views=schedule.views)
         if bias_sigma:
             result = restore_local_mean(noisy, result, bias_sigma)

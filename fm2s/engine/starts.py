@@ -138,18 +138,16 @@ def train_start(
 
     from ..phantom import noisy_phantom
     from ..presets import resolve_params
-    from .pipeline import median_target
+    from .pipeline import training_data
     from .schedules import FAST
-    from .train import TrainingData, train_model
+    from .train import train_model
 
     params = resolve_params(preset, noise_level)
     planes = np.stack([
         noisy_phantom((size, size), seed=seed + i)[1].astype(np.float32) / 255.0
         for i in range(phantoms)
     ])
-    targets = np.stack([median_target(p, params.median_window) for p in planes])
-    data = TrainingData.from_planes(torch.from_numpy(planes), torch.from_numpy(targets),
-                                    params.stride)
+    data = training_data(planes, params, torch.device("cpu"))
     schedule = dataclasses.replace(FAST, name="start", noise_draws=noise_draws,
                                    start=RANDOM_START)
     generator = torch.Generator().manual_seed(seed)
