@@ -85,18 +85,30 @@ def check_start(start: str, params: FM2SParams) -> str:
 
 
 def load_start(start: str, n_chan: int, device: torch.device) -> FM2SNet:
-    """Return a new network holding the weights of the shipped start ``start``, on ``device``."""
+    """Return a new network holding the weights of the shipped start ``start``, on ``device``.
+
+    The file is read once per process; every call builds a fresh network from it (per-plane
+    training asks for one per plane).
+    """
     import torch
 
     from .model import FM2SNet
 
-    with np.load(STARTS_DIR / f"{start}.npz") as npz:
-        state = {key[len("w:"):]: torch.from_numpy(npz[key].copy())
-                 for key in npz.files if key.startswith("w:")}
+    state = {name: torch.tensor(weights) for name, weights in _start_weights(start).items()}
     with torch.random.fork_rng(devices=[]):
         model = FM2SNet(n_chan)
     model.load_state_dict(state)
     return model.to(device)
+
+
+@functools.cache
+def _start_weights(start: str) -> dict[str, np.ndarray]:
+    """Parameter name -> read-only weights of the shipped start ``start`` (read once)."""
+    with np.load(STARTS_DIR / f"{start}.npz") as npz:
+        weights = {key[len("w:"):]: npz[key] for key in npz.files if key.startswith("w:")}
+    for array in weights.values():
+        array.flags.writeable = False
+    return weights
 
 
 def save_start(path: Path, model: FM2SNet, params: FM2SParams, recipe: dict[str, Any]) -> None:
