@@ -3,7 +3,7 @@
 Captures ``_2``, ``_3``, ``_4`` of the shared FMD fields are other noise realizations than the
 ``_1`` images the schedules were tuned on, and have no ``reference`` runs (minutes each). This
 compares, on each of them, ``fast`` as shipped (the preset's start, fewer draws) with ``fast``
-from random weights at the draws it used before starts (``PRESET_NOISE_DRAWS``), both scored as
+from random weights at the draws random weights need (``NOISE_DRAWS``), both scored as
 ``bench_fmd.py`` scores (bias-corrected, rounded, PSNR on 8-bit data). Prints one JSON line per
 image and the mean differences.
 
@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 import fm2s
-from fm2s.engine.schedules import FAST, PRESET_NOISE_DRAWS
+from fm2s.engine.methods.fm2s.schedules import FAST, RANDOM_START
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         preset = bench_fmd.preset_for(stem)
         raw = np.asarray(Image.open(raw_dir / f"{stem}.png"))
         gt = np.asarray(Image.open(args.data / "gt" / f"{stem}.png"))
-        random_weights = dataclasses.replace(FAST, noise_draws=PRESET_NOISE_DRAWS["fast"][preset])
+        random_weights = dataclasses.replace(FAST, start=RANDOM_START)  # and random's draws
         row: dict = {"image": stem}
         for label, schedule in (("start", "fast"), ("random", random_weights)):
             c0 = time.process_time()
@@ -71,4 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from fm2s.engine.runtime import own_process
+
+    own_process()  # a process fm2s owns: see fm2s.engine.runtime
     raise SystemExit(main())

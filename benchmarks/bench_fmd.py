@@ -34,7 +34,7 @@ from PIL import Image
 from scipy import ndimage
 
 import fm2s
-from fm2s.api import DEFAULT_BIAS_SIGMA
+from fm2s.options import DEFAULT_BIAS_SIGMA
 
 PRESET_BY_PREFIX = {"confocal": "confocal", "twophoton": "twophoton", "widefield": "widefield"}
 HERE = Path(__file__).resolve().parent
@@ -81,7 +81,7 @@ def warm_up(presets: list[str], threads: int | None) -> tuple[float, float]:
     schedule in bfloat16 (as ``fast`` trains) and of a whole-plane one in float32 (as
     ``reference`` does).
     """
-    from fm2s.engine.schedules import Schedule
+    from fm2s.engine.methods.fm2s.schedules import Schedule
 
     tiny = [Schedule("warm-up-crops", stage1_steps=1, noise_draws=2, steps_per_draw=1, crop=32,
                      batch=2, views=2, bf16=True),
@@ -309,4 +309,7 @@ def _by_image(rows: list[dict], schedule: str) -> dict[str, dict]:
 
 
 if __name__ == "__main__":
+    from fm2s.engine.runtime import own_process
+
+    own_process()  # a process fm2s owns: see fm2s.engine.runtime
     sys.exit(main())

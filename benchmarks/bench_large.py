@@ -25,8 +25,7 @@ import numpy as np
 import tifffile
 import torch
 
-from fm2s.engine.infer import predict_plane
-from fm2s.engine.model import build_model
+from fm2s.engine.methods.fm2s.model import build_model, predict_plane
 from fm2s.phantom import add_poisson_gaussian, fluorescence_phantom
 
 
@@ -72,4 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from fm2s.engine.runtime import own_process
+
+    own_process()  # a process fm2s owns: see fm2s.engine.runtime
     sys.exit(main())

@@ -67,4 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from fm2s.engine.runtime import own_process
+
+    own_process()  # a process fm2s owns: see fm2s.engine.runtime
     sys.exit(main())

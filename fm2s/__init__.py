@@ -6,19 +6,23 @@ CNN on the noisy image itself and returns the denoised image. Start with :func:`
     import fm2s
     clean = fm2s.denoise(noisy, preset="confocal", noise_level="avg1", seed=0)
 
-Importing the package does no work: torch is imported, devices are chosen and seeds are set
-only when you denoise.
+Every option is listed in :data:`fm2s.options.OPTIONS`. Importing the package does no work:
+torch is imported, devices are chosen and seeds are set only when you denoise.
 """
 
 from ._version import __version__
 from .api import denoise, denoise_with_metadata
+from .options import OPTIONS, OptionError, validate_options
 from .presets import NOISE_LEVELS, list_presets, resolve_params
 
 __all__ = [
     "NOISE_LEVELS",
+    "OPTIONS",
+    "OptionError",
     "__version__",
     "denoise",
     "denoise_with_metadata",
     "list_presets",
     "resolve_params",
+    "validate_options",
 ]

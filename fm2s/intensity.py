@@ -98,6 +98,8 @@ def check_intensity_range(intensity_range: Any) -> tuple[float, float]:
         lo, hi = (float(v) for v in intensity_range)
     except (TypeError, ValueError):
         raise ValueError(f"intensity_range must be two numbers (lo, hi), got {intensity_range!r}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError(f"intensity_range must be two finite numbers, got ({lo:g}, {hi:g})")
     if not lo < hi:
         raise ValueError(f"intensity_range must have lo < hi, got ({lo}, {hi})")
     return lo, hi
@@ -118,8 +120,3 @@ def intensity_map_for(data: np.ndarray, intensity_range: tuple[float, float] | N
     if data.dtype == np.uint8:
         return IntensityMap(0.0, 255.0)
     return IntensityMap(float(data.min()), float(data.max()))
-
-
-def cast_like(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Cast float values to ``dtype``: integers are rounded half-to-even and clipped to range."""
-    return _cast_in_place(np.array(values, dtype=np.float64), dtype)

@@ -10,6 +10,7 @@ values.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -184,6 +185,8 @@ def _coerce(name: str, value: Any) -> float | int:
         number = float(str(value)) if not isinstance(value, (int, float)) else value
     except ValueError:
         raise ValueError(f"parameter {name} must be a number, got {value!r}") from None
+    if isinstance(number, bool) or not math.isfinite(number):
+        raise ValueError(f"parameter {name} must be a finite number, got {value!r}")
     if name in _INT_PARAMS:
         if float(number) != int(number):
             raise ValueError(f"parameter {name} must be a whole number, got {value!r}")
@@ -204,25 +207,3 @@ def _validate(values: dict[str, Any]) -> None:
     for name in ("k_p", "lam_p"):
         if values[name] <= 0:
             raise ValueError(f"{name} must be > 0, got {values[name]}")
-
-
-def presets_table() -> str:
-    """Return a plain-text table of every preset and noise level (for ``fm2s presets``).
-
-    The ``start`` column says whether ``fast`` starts from a shipped pretrained network for
-    that setting (``yes``) or from random weights (``-``); see :mod:`fm2s.engine.starts`.
-    """
-    from .engine.starts import find_start  # numpy only; imported here: it imports this module
-
-    header = f"{'preset':<10} {'level':<6} {'n_chan':>6} {'stride':>6} {'median':>6} " \
-             f"{'k_g':>6} {'k_p':>6} {'lam_p':>6} {'start':>5}  description"
-    lines = [header, "-" * len(header)]
-    for p in PRESETS.values():
-        for level, (k_g, k_p, lam_p) in p.noise.items():
-            start = "yes" if find_start(p.params(level)) else "-"
-            lines.append(
-                f"{p.name:<10} {level:<6} {p.n_chan:>6} {p.stride:>6} {p.median_window:>6} "
-                f"{k_g:>6g} {k_p:>6g} {lam_p:>6g} {start:>5}  "
-                f"{p.description if level == 'avg1' else ''}"
-            )
-    return "\n".join(lines)

@@ -37,8 +37,11 @@ for (i = 0; i < files.length; i++) {
     if (!(endsWith(lower, ".tif") || endsWith(lower, ".tiff")))
         continue;
     open(input + name);
+    source = getImageID();
     measureImage(name, "raw");
     run("FM2S Denoise", options);
+    if (getImageID() == source)
+        exit("FM2S Denoise gave no new image for " + name + "; no measurements were saved");
     measureImage(name, "fm2s");
     close("*");
 }
@@ -51,11 +54,15 @@ print("FM2S measurements: " + nResults + " rows in " + table);
 
 // Append one row of whole-image measurements of the current image to the Results table.
 function measureImage(name, version) {
-    Stack.getStatistics(count, mean, min, max, std);
+    if (nSlices > 1)
+        Stack.getStatistics(count, mean, min, max, std);
+    else
+        getStatistics(count, mean, min, max, std);
     getVoxelSize(pw, ph, pd, unit);
     area = 0;
     for (s = 1; s <= nSlices; s++) {
-        setSlice(s);
+        if (nSlices > 1)
+            setSlice(s);
         setAutoThreshold("Otsu dark");
         List.setMeasurements("limit");
         planeArea = List.getValue("Area");

@@ -46,6 +46,8 @@ for (i = 0; i < files.length; i++) {
     open(input + name);
     source = getImageID();
     run("FM2S Denoise", options);
+    if (getImageID() == source)
+        exit("FM2S Denoise gave no new image for " + name + "; nothing was saved for it");
     partial = output + stem + "_fm2s.partial.tif";
     saveAs("Tiff", partial);
     close();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything fm2s needs on a fresh Debian/Ubuntu-like machine, into ./.venv:
-#   - system packages (when run as root with apt): Java, ImageJ 1.x (libij-java), xvfb
+#   - system packages (when run as root with apt): Java (with javac, which the tests' Fiji
+#     harness needs), ImageJ 1.x (libij-java), xvfb
 #   - PyTorch 2.13.0 FIRST (on the project machines this is a CPU wheel that lies on disk;
 #     any other torch requirement would pull a multi-GB CUDA build), then fm2s with extras.
 # Safe to run again: it only installs what is missing.
@@ -8,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
+command -v javac >/dev/null 2>&1 || need_apt+=(default-jdk-headless)
 [ -f /usr/share/java/ij.jar ] || need_apt+=(libij-java)
 command -v xvfb-run >/dev/null 2>&1 || need_apt+=(xvfb)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -2,7 +2,7 @@
 
 Each start is an FM2S network trained, as ``fast`` trains one on an image, on generated noisy
 phantoms (``fm2s.phantom.noisy_phantom``; no real data) with one preset's parameters at one
-noise level. See ``fm2s.engine.starts`` for what they are for, and BENCHMARKS.md for what they
+noise level. See ``fm2s.engine.methods.fm2s.starts`` for what they are for, and BENCHMARKS.md for what they
 change.
 
 Usage::
@@ -20,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from fm2s.engine.starts import STARTS_DIR, save_start, train_start
+from fm2s.engine.methods.fm2s.starts import STARTS_DIR
+from fm2s.make_starts import save_start, train_start
 from fm2s.presets import canonical_preset, normalize_noise_level
 
 

@@ -1,4 +1,4 @@
-"""The ``fm2s macro`` and ``fm2s fiji install`` subcommands (registered by :mod:`fm2s.cli`).
+"""The ``fm2s macro`` and ``fm2s fiji install|uninstall`` subcommands (registered by :mod:`fm2s.cli`).
 
 Importing this module is cheap: no JVM, JPype or pyimagej until a handler runs.
 """
@@ -7,16 +7,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-FIJI_SETUP_STEPS = """\
-Next steps in Fiji:
-  1. Install fm2s into the Python environment Fiji uses (Fiji's Python mode uses a conda/mamba
-     environment): from an fm2s checkout, `mamba env create -f environment.yml` (or
-     `pip install "fm2s[imagej]"` into that environment).
-  2. Turn on Python mode: Edit > Options > Python..., point it at that environment, restart Fiji
-     (or start Fiji with its launcher's --python option).
-  3. Open an image and run Plugins > FM2S > FM2S Denoise. In macros:
+FIJI_NEXT_STEPS = """\
+Next steps:
+  1. If Fiji is not in Python mode yet: Edit > Options > Python..., build the environment,
+     tick "Launch in Python mode", restart Fiji (or start it with --python).
+  2. Restart Fiji. Plugins > FM2S > FM2S Denoise denoises the current image; in macros:
        run("FM2S Denoise", "preset=confocal noise_level=avg1 seed=0");
 """
 
@@ -29,15 +25,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     subparsers : argparse._SubParsersAction
         From ``parser.add_subparsers()``.
     """
+    from .batch.display import DISPLAY_MODES
+
     macro = subparsers.add_parser(
         "macro",
-        help="run an ImageJ macro headlessly with the \"FM2S Denoise\" command available",
+        help="run an ImageJ macro unattended with the \"FM2S Denoise\" command available",
         description=(
             "Run an ImageJ macro (.ijm) without a screen; the macro can call "
             'run("FM2S Denoise", "preset=confocal noise_level=avg1 seed=0"). ImageJ\'s log is '
             "streamed to standard output; the exit code is non-zero with the macro's error "
-            "message when it fails. Uses Xvfb when installed and no $DISPLAY is set, else "
-            "java.awt.headless mode."
+            "message when it fails (130/143 when stopped by SIGINT/SIGTERM). Uses a private "
+            "Xvfb when installed and no $DISPLAY is set, else java.awt.headless mode."
         ),
     )
     macro.add_argument("macro", help="the macro file (.ijm)")
@@ -50,29 +48,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="an ImageJ 1.x jar (default $FM2S_IJ_JAR, else /usr/share/java/ij.jar)",
     )
     macro.add_argument(
-        "--display",
-        choices=("auto", "xvfb", "headless", "display"),
-        default="auto",
+        "--display", choices=DISPLAY_MODES, default="auto",
         help="auto (default): $DISPLAY if set, else a private Xvfb if installed, else headless",
     )
     macro.add_argument("--heap", metavar="SIZE", help="Java heap limit, e.g. 8g ($FM2S_JAVA_HEAP)")
     macro.set_defaults(func=macro_command)
 
-    fiji = subparsers.add_parser("fiji", help="set up the Fiji menu command")
-    fiji_sub = fiji.add_subparsers(dest="fiji_command", metavar="{install}")
+    fiji = subparsers.add_parser("fiji", help="set up the FM2S Denoise command in a Fiji")
+    fiji_sub = fiji.add_subparsers(dest="fiji_command", metavar="{install,uninstall}")
     fiji_sub.required = True
     install = fiji_sub.add_parser(
-        "install", help="copy the FM2S scripts into a Fiji.app (Plugins > FM2S > FM2S Denoise)"
-    )
-    install.add_argument("fiji_dir", metavar="Fiji.app", help="the Fiji installation directory")
-    install.add_argument(
-        "--force", action="store_true", help="replace an existing, different FM2S_Denoise.py"
-    )
+        "install", help="check a Fiji.app and install the FM2S Denoise command into it")
+    install.add_argument("fiji_dir", metavar="Fiji.app", help="the Fiji installation folder")
+    install.add_argument("--python", metavar="PYTHON",
+                         help="the Python of Fiji's Python mode (default: the one Fiji uses)")
+    install.add_argument("--force", action="store_true",
+                         help="replace an FM2S_Denoise.py that fm2s did not write")
     install.set_defaults(func=fiji_install_command)
+    uninstall = fiji_sub.add_parser(
+        "uninstall", help="remove what `fm2s fiji install` wrote (if unchanged since)")
+    uninstall.add_argument("fiji_dir", metavar="Fiji.app", help="the Fiji installation folder")
+    uninstall.set_defaults(func=fiji_uninstall_command)
 
 
 def macro_command(args: argparse.Namespace) -> int:
-    """Handle ``fm2s macro``: run the macro, then end the process (see :func:`macro.finish`).
+    """Handle ``fm2s macro``: run the macro, then end the process (see :func:`.batch.runner.finish`).
 
     Returns
     -------
@@ -80,24 +80,14 @@ def macro_command(args: argparse.Namespace) -> int:
         The exit code (only returned when this call did not start the JVM, e.g. the macro
         file is missing or ImageJ was already running in this process).
     """
-    from . import macro
+    from .batch import runner
 
     jvm_was_running = _jvm_running()
-    try:
-        code = macro.run_macro(
-            args.macro,
-            args.arg,
-            fiji=args.fiji,
-            ij_jar=args.ij_jar,
-            display=args.display,
-            max_heap=args.heap,
-        )
-    except KeyboardInterrupt:
-        print("fm2s macro: interrupted", file=sys.stderr)
-        code = 130
+    code = runner.run_macro(args.macro, args.arg, fiji=args.fiji, ij_jar=args.ij_jar,
+                            display=args.display, max_heap=args.heap)
     if _jvm_running() and not jvm_was_running:
         # This call started ImageJ; its AWT threads would keep the JVM (and us) alive.
-        macro.finish(code)  # does not return
+        runner.finish(code)  # does not return
     return code
 
 
@@ -109,55 +99,40 @@ def _jvm_running() -> bool:
     return bool(jpype.isJVMStarted())
 
 
-def install_fiji_script(fiji_dir: str | Path, *, force: bool = False) -> tuple[Path, str]:
-    """Write ``FM2S_Denoise.py`` into ``<Fiji.app>/scripts/Plugins/FM2S/``.
-
-    Parameters
-    ----------
-    fiji_dir : path
-        The Fiji.app directory.
-    force : bool
-        Replace an existing file whose content differs.
-
-    Returns
-    -------
-    (Path, str)
-        The script path and what happened: ``"installed"``, ``"updated"`` or ``"unchanged"``.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``fiji_dir`` is not a Fiji installation.
-    FileExistsError
-        If a different script is already there and ``force`` is false.
-    """
-    from .fiji_script import SCRIPT_RELPATH, render_script
-
-    root = Path(fiji_dir).expanduser()
-    if not (root / "jars").is_dir() and not (root / "scripts").is_dir():
-        raise FileNotFoundError(f"{root} is not a Fiji installation (no jars/ or scripts/ folder)")
-    target = root / SCRIPT_RELPATH
-    text = render_script()
-    if target.exists():
-        if target.read_text(encoding="utf-8") == text:
-            return target, "unchanged"
-        if not force:
-            raise FileExistsError(f"{target} exists and differs; use --force to replace it")
-    status = "updated" if target.exists() else "installed"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(target)
-    return target, status
-
-
 def fiji_install_command(args: argparse.Namespace) -> int:
-    """Handle ``fm2s fiji install <Fiji.app>``; print what the user must do next."""
+    """Handle ``fm2s fiji install``: report the checks and what was written."""
+    from .fiji import FijiInstallError, install
+
     try:
-        target, status = install_fiji_script(args.fiji_dir, force=args.force)
-    except (FileNotFoundError, FileExistsError, OSError) as exc:
+        report = install(args.fiji_dir, python=args.python, force=args.force)
+    except (FijiInstallError, OSError) as exc:
         print(f"fm2s fiji install: {exc}", file=sys.stderr)
         return 1
-    print(f"{status}: {target}")
-    print(FIJI_SETUP_STEPS)
+    for finding in report.findings:
+        print(f"  {finding.message()}")
+    for path in report.written:
+        print(f"installed: {path}")
+    for path in report.unchanged:
+        print(f"unchanged: {path}")
+    for problem in report.problems:
+        print(f"fm2s fiji install: to do: {problem}", file=sys.stderr)
+    print(FIJI_NEXT_STEPS)
+    return 1 if report.problems else 0
+
+
+def fiji_uninstall_command(args: argparse.Namespace) -> int:
+    """Handle ``fm2s fiji uninstall``."""
+    from .fiji import uninstall
+
+    try:
+        removed, kept = uninstall(args.fiji_dir)
+    except OSError as exc:
+        print(f"fm2s fiji uninstall: {exc}", file=sys.stderr)
+        return 1
+    for path in removed:
+        print(f"removed: {path}")
+    for path in kept:
+        print(f"kept (changed since fm2s wrote it): {path}", file=sys.stderr)
+    if not removed and not kept:
+        print("nothing to remove: fm2s is not installed in this Fiji")
     return 0

@@ -1,29 +1,35 @@
-"""The one implementation of ImageJ's "FM2S Denoise" command, shared by every front-end.
+"""The one implementation of ImageJ's "FM2S Denoise" command, shared by every way in.
 
-The Fiji menu script, the macro command listener and the headless batch runner all end up in
-:func:`denoise_imageplus` (or :func:`run_command`, which adds "take the current image" and
-"show the result"). The source image is never modified: its pixels are copied out, denoised
-with :func:`fm2s.denoise`, and copied into a new ImagePlus titled ``<title>-FM2S`` that carries
-the source's calibration, dimensions, LUTs, display ranges and properties, plus the FM2S
-parameters (``fm2s_*``) in its info and properties.
+:func:`run_command` is what ImageJ runs, on the thread that asked for the command (a macro's
+own thread, or the thread ImageJ starts for a menu click): options from the macro string, or
+from the dialog when a person chose the menu item (:mod:`fm2s.imagej.dialog`); the source is
+that thread's current image; the result is shown, which makes it that thread's current image
+(in batch mode too); the run is recorded as a macro line that repeats it.
 
+:func:`denoise_imageplus` does the work: the source is never modified: its pixels are copied
+out, denoised with :func:`fm2s.denoise_with_metadata`, and copied into a new ImagePlus titled
+``<title>-FM2S`` with the source's calibration, dimensions, LUTs, display ranges and properties
+(:mod:`fm2s.imagej.convert`), plus the run's ``fm2s_*`` record in its Info and properties.
 RGB images are denoised as three 8-bit channels (one model each) and merged back into RGB.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
-from .options import CommandOptions, validate_options
+from ..options import Options
+from .macro_options import COMMAND_NAME, read_macro_options
 
-COMMAND_NAME = "FM2S Denoise"
 TITLE_SUFFIX = "-FM2S"
 
 
 class NoImageError(RuntimeError):
     """The command was run with no image open."""
+
+
+class Cancelled(Exception):
+    """The person cancelled the dialog."""
 
 
 def _ij() -> Any:
@@ -69,66 +75,54 @@ class ImageJProgress:
             ij.showStatus(f"FM2S {self.title}: plane {event.plane}/{event.n_planes}")
 
 
-def fm2s_metadata(attrs: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the ``fm2s_*`` entries of a denoised DataArray's attrs, in order."""
-    return {k: v for k, v in attrs.items() if str(k).startswith("fm2s_")}
-
-
-def denoise_imageplus(
-    imp: Any,
-    options: CommandOptions | Mapping[str, Any] | str | None = None,
-    *,
-    progress: bool = True,
-) -> Any:
+def denoise_imageplus(imp: Any, options: Options | str | None = None, *,
+                      progress: bool = True) -> Any:
     """Denoise an ImageJ 1.x ImagePlus into a new ImagePlus (the source is left untouched).
 
     Parameters
     ----------
     imp : ij.ImagePlus
         8/16/32-bit or RGB; single plane, stack or hyperstack.
-    options : CommandOptions, mapping or str, optional
-        ``preset``, ``noise_level``, ``seed``, ``device``, ``schedule``, ``stack_mode``,
-        ``num_threads`` and parameter overrides, as a macro option string
-        (``"preset=confocal noise_level=avg1 seed=0"``) or a mapping.
+    options : Options or str, optional
+        Validated options, or a macro option string (``"preset=confocal seed=0"``).
     progress : bool
         Show progress in ImageJ's status/progress bar and log.
 
     Returns
     -------
     ij.ImagePlus
-        Titled ``<title>-FM2S``, not shown.
+        Titled ``<title>-FM2S``, not shown; its ``fm2s_seed`` property holds the seed used.
 
     Raises
     ------
+    fm2s.imagej.macro_options.CommandError
+        For invalid options (the message lists the valid choices).
     ValueError
-        For invalid options (the message lists the valid choices) or an unsupported image.
+        For an image fm2s cannot denoise.
     """
     import fm2s
 
     from .convert import from_imageplus, to_imageplus
 
-    opts = options if isinstance(options, CommandOptions) else validate_options(options)
+    opts = options if isinstance(options, Options) else read_macro_options(options)
     title = str(imp.getTitle())
     data = from_imageplus(imp)
     start = time.monotonic()
     if progress:
-        _ij().log(f"FM2S Denoise: {title} {dict(data.sizes)} {data.dtype}, {opts.macro_options()}")
-    result = fm2s.denoise(
-        data, progress=ImageJProgress(title) if progress else None, **opts.denoise_kwargs()
-    )
-    out = to_imageplus(
-        result, template=imp, title=title + TITLE_SUFFIX, extra_info=fm2s_metadata(result.attrs)
-    )
+        _ij().log(f"{COMMAND_NAME}: {title} {dict(data.sizes)} {data.dtype}, {opts.macro_string()}")
+    result, _ = fm2s.denoise_with_metadata(
+        data, progress=ImageJProgress(title) if progress else None, **opts.values)
+    out = to_imageplus(result, title=title + TITLE_SUFFIX)
     if progress:
         ij = _ij()
         ij.showProgress(1.0)
         ij.showStatus("")
-        ij.log(f"FM2S Denoise: {title} done in {time.monotonic() - start:.1f} s")
+        ij.log(f"{COMMAND_NAME}: {title} done in {time.monotonic() - start:.1f} s")
     return out
 
 
 def current_image() -> Any:
-    """Return ImageJ's current image.
+    """Return the current image of the calling thread (ImageJ keeps one per thread).
 
     Raises
     ------
@@ -143,58 +137,50 @@ def current_image() -> Any:
     return imp
 
 
-def run_command(
-    options: CommandOptions | Mapping[str, Any] | str | None = None,
-    imp: Any = None,
-    *,
-    show: bool = True,
-) -> Any:
-    """Run "FM2S Denoise" on ``imp`` (default: the current image), as ImageJ would.
+def run_command(macro_options: str | None, source: Any = None) -> Any:
+    """Run "FM2S Denoise" with the options a macro passed, on the calling thread.
 
     Parameters
     ----------
-    options : CommandOptions, mapping or str, optional
-        See :func:`denoise_imageplus`.
-    imp : ij.ImagePlus, optional
-        The image; default the current image.
-    show : bool
-        Show the result (a new window, or in batch mode the macro's new current image).
+    macro_options : str or None
+        ``ij.Macro.getOptions()``: only these options are used, every other takes its default
+        (None: all defaults, never a dialog).
+    source : ij.ImagePlus, optional
+        The image; default the calling thread's current image.
 
     Returns
     -------
     ij.ImagePlus
-        The denoised image.
+        The denoised image, shown (it becomes the thread's current image, in batch mode too).
     """
-    opts = options if isinstance(options, CommandOptions) else validate_options(options)
-    source = current_image() if imp is None else imp
-    out = denoise_imageplus(source, opts)
-    if show:
-        out.show()
+    opts = read_macro_options(macro_options)
+    out = denoise_imageplus(current_image() if source is None else source, opts)
+    out.show()
     return out
 
 
-def denoise_dataset(dataset: Any, gateway: Any, options: Any = None) -> Any:
-    """Denoise an ImageJ2 ``Dataset`` through pyimagej (``ij.py.from_java`` / ``to_dataset``).
+def run_interactive(source: Any) -> Any:
+    """Run "FM2S Denoise" for a person: the dialog, then the run, then the macro recorder.
 
-    Parameters
-    ----------
-    dataset : net.imagej.Dataset
-        The image.
-    gateway : imagej.ImageJ
-        The pyimagej gateway.
-    options : CommandOptions, mapping or str, optional
-        See :func:`denoise_imageplus`.
+    The seed is drawn before the run when the person leaves it to chance, so the recorded
+    line repeats the run.
 
-    Returns
-    -------
-    net.imagej.Dataset
-        A new Dataset named ``<name>-FM2S``.
+    Raises
+    ------
+    Cancelled
+        When the person cancelled the dialog.
     """
-    import fm2s
+    import secrets
 
-    opts = options if isinstance(options, CommandOptions) else validate_options(options)
-    data = gateway.py.from_java(dataset)
-    result = fm2s.denoise(data, **opts.denoise_kwargs())
-    out = gateway.py.to_dataset(result)
-    out.setName(f"{dataset.getName()}{TITLE_SUFFIX}")
+    from ..options import validate_options
+    from .dialog import ask_options, has_display, record
+
+    opts = ask_options() if has_display() else validate_options()
+    if opts is None:
+        raise Cancelled()
+    seed = opts.seed if opts.seed is not None else secrets.randbelow(2**31)
+    opts = validate_options(**{**{k: opts.values[k] for k in opts.given}, "seed": seed})
+    out = denoise_imageplus(source, opts)
+    out.show()
+    record(opts, seed=seed)
     return out

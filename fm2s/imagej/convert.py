@@ -1,19 +1,14 @@
-"""Convert between ImageJ images and :class:`xarray.DataArray`, with bulk pixel copies.
+"""Convert between ImageJ 1.x ``ImagePlus`` and :class:`xarray.DataArray`, with bulk pixel copies.
 
-ImageJ 1.x ``ImagePlus`` -> DataArray (:func:`from_imageplus`) uses pyimagej's dimension names:
-``t`` (frames), ``pln`` (slices, z), ``row``, ``col``, ``ch`` (channels), in that order; axes of
-length 1 are dropped except ``row``/``col``, and RGB images get a ``ch`` axis of 3 uint8 samples.
-Calibration becomes coordinates (``col = (i - xOrigin) * pixelWidth`` ...) with the unit in each
-coordinate's ``attrs["unit"]``; title, info, properties, LUTs, display ranges and the raw
-calibration are kept in ``attrs`` (keys starting with ``ij_``) so that :func:`to_imageplus` can
-rebuild an equal ImagePlus.
-
-:func:`to_imageplus` always makes a NEW ImagePlus (pixels copied, never a view), taking its
-metadata from a ``template`` ImagePlus when given, else from the DataArray's attrs and coords.
+Both directions go through fm2s's axis vocabulary (:mod:`fm2s.axes`: dims ``t, pln, ch, row,
+col`` in that order, axes of length 1 dropped except ``row``/``col``) and its one metadata model
+(:mod:`fm2s.metadata`: calibration, LUTs, display ranges, title, Info, properties, slice
+labels, provenance), so a DataArray read from a file becomes an ImagePlus with its calibration
+and an ImagePlus becomes a DataArray that writes as the same TIFF.
 
 Pixel types: 8-bit <-> uint8, 16-bit <-> uint16 (int16 for "signed 16-bit" calibrated images),
-32-bit <-> float32, RGB <-> uint8 with ``ch`` = 3. Copies go plane by plane through JPype's
-buffer protocol; there is no per-pixel Python loop.
+32-bit <-> float32, RGB <-> three uint8 channels with ``attrs["rgb"] = True``. Copies go plane by
+plane through JPype's buffer protocol; there is no per-pixel Python loop.
 """
 
 from __future__ import annotations
@@ -23,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-DIMS: tuple[str, ...] = ("t", "pln", "row", "col", "ch")
-_ALIASES = {"y": "row", "x": "col", "z": "pln", "c": "ch", "Channel": "ch", "Time": "t"}
+from .. import axes
+from ..metadata import COMPOSITE_MODES, Calibration, ImageMetadata, split_info, split_properties
+
 _SIGNED16_OFFSET = 32768
 
 
@@ -42,7 +38,7 @@ def plane_to_numpy(pixels: Any, height: int, width: int, rgb: bool = False) -> n
     """Copy one ImageJ pixel array (``byte[]``, ``short[]``, ``float[]``, ``int[]``) to numpy.
 
     Bytes and shorts are reinterpreted as unsigned (ImageJ's convention); an RGB ``int[]``
-    becomes a ``(height, width, 3)`` uint8 array.
+    becomes a ``(3, height, width)`` uint8 array.
     """
     arr = np.array(memoryview(pixels), copy=True)
     if arr.dtype == np.int8:
@@ -52,18 +48,18 @@ def plane_to_numpy(pixels: Any, height: int, width: int, rgb: bool = False) -> n
     arr = arr.reshape(height, width)
     if rgb:
         packed = arr.astype(np.uint32, copy=False)
-        arr = np.stack([(packed >> s) & 0xFF for s in (16, 8, 0)], axis=-1).astype(np.uint8)
+        arr = np.stack([(packed >> s) & 0xFF for s in (16, 8, 0)]).astype(np.uint8)
     return arr
 
 
 def numpy_to_plane(plane: np.ndarray) -> Any:
-    """Copy a 2-D uint8/uint16/float32 (or ``(h, w, 3)`` uint8 RGB) array to a Java pixel array."""
+    """Copy a 2-D uint8/uint16/float32 (or ``(3, h, w)`` uint8 RGB) array to a Java pixel array."""
     import jpype
 
     plane = np.ascontiguousarray(plane)
     if plane.ndim == 3:
         rgb = plane.astype(np.uint32)
-        packed = np.uint32(0xFF000000) | (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+        packed = np.uint32(0xFF000000) | (rgb[0] << 16) | (rgb[1] << 8) | rgb[2]
         return jpype.JArray(jpype.JInt)(np.ascontiguousarray(packed.ravel()).view(np.int32))
     flat = plane.ravel()
     if plane.dtype == np.uint8:
@@ -75,65 +71,46 @@ def numpy_to_plane(plane: np.ndarray) -> Any:
     raise TypeError(f"ImageJ has no pixel type for {plane.dtype}")
 
 
-def _metadata(imp: Any) -> dict[str, Any]:
+def imageplus_metadata(imp: Any) -> ImageMetadata:
+    """The metadata of an ImagePlus in fm2s's model (everything but the pixels)."""
     cal = imp.getCalibration()
-    attrs: dict[str, Any] = {
-        "title": str(imp.getTitle()),
-        "ij_pixel_width": float(cal.pixelWidth),
-        "ij_pixel_height": float(cal.pixelHeight),
-        "ij_pixel_depth": float(cal.pixelDepth),
-        "ij_x_origin": float(cal.xOrigin),
-        "ij_y_origin": float(cal.yOrigin),
-        "ij_z_origin": float(cal.zOrigin),
-        "ij_unit": str(cal.getUnit()),
-        "ij_y_unit": str(cal.getYUnit()),
-        "ij_z_unit": str(cal.getZUnit()),
-        "ij_frame_interval": float(cal.frameInterval),
-        "ij_time_unit": str(cal.getTimeUnit()),
-        "ij_signed16": bool(cal.isSigned16Bit()),
-        "ij_type": int(imp.getType()),
-    }
+    scaled = bool(cal.scaled())
+    unit, y_unit, z_unit = str(cal.getUnit()), str(cal.getYUnit()), str(cal.getZUnit())
+    calibration = Calibration(
+        x_spacing=float(cal.pixelWidth) if scaled else None,
+        y_spacing=float(cal.pixelHeight) if scaled else None,
+        z_spacing=float(cal.pixelDepth) if scaled else None,
+        unit=unit if scaled else "pixel",
+        y_unit=y_unit if y_unit != unit else None,
+        z_unit=z_unit if z_unit != unit else None,
+        x_origin=float(cal.xOrigin), y_origin=float(cal.yOrigin), z_origin=float(cal.zOrigin),
+        finterval=float(cal.frameInterval) if cal.frameInterval > 0 else None,
+        time_unit=str(cal.getTimeUnit()),
+    )
     info = imp.getInfoProperty()
-    attrs["info"] = "" if info is None else str(info)
-    props = {}
-    names = imp.getPropertiesAsArray() if hasattr(imp, "getPropertiesAsArray") else None
-    if names is not None:
-        items = [str(s) for s in names]
-        props = dict(zip(items[0::2], items[1::2]))
-    attrs["ij_properties"] = props
-    if not _is_rgb(imp):
+    other_info, info_prov = split_info("" if info is None else str(info))
+    names = imp.getPropertiesAsArray()
+    items = [] if names is None else [str(s) for s in names]
+    props, prop_prov = split_properties(dict(zip(items[0::2], items[1::2])))
+    stack = imp.getStack()
+    meta = ImageMetadata(
+        calibration=calibration, title=str(imp.getTitle()), info=other_info, properties=props,
+        slice_labels=[None if s is None else str(s)
+                      for s in (stack.getSliceLabel(i + 1) for i in range(int(imp.getStackSize())))],
+        rgb=_is_rgb(imp), provenance={**info_prov, **prop_prov},
+    )
+    if not meta.rgb:
         luts = list(imp.getLuts())
         if luts:
-            attrs["ij_luts"] = np.stack(
+            meta.luts = np.stack(
                 [np.array(memoryview(lut.getBytes()), copy=True).view(np.uint8) for lut in luts]
             ).reshape(len(luts), 3, 256)
-            attrs["ij_display_ranges"] = [(float(lut.min), float(lut.max)) for lut in luts]
+            meta.display_ranges = [(float(lut.min), float(lut.max)) for lut in luts]
+    if len(meta.display_ranges or ()) <= 1:
+        meta.display_ranges = [(float(imp.getDisplayRangeMin()), float(imp.getDisplayRangeMax()))]
     if imp.isComposite():
-        attrs["ij_composite_mode"] = int(imp.getMode())
-    attrs["ij_display_range"] = (float(imp.getDisplayRangeMin()), float(imp.getDisplayRangeMax()))
-    return attrs
-
-
-def _coords(attrs: Mapping[str, Any], sizes: Mapping[str, int]) -> dict[str, Any]:
-    import xarray as xr
-
-    coords: dict[str, Any] = {}
-    spec = {
-        "col": ("ij_x_origin", "ij_pixel_width", "ij_unit"),
-        "row": ("ij_y_origin", "ij_pixel_height", "ij_y_unit"),
-        "pln": ("ij_z_origin", "ij_pixel_depth", "ij_z_unit"),
-    }
-    for dim, (origin, step, unit) in spec.items():
-        if dim in sizes:
-            values = (np.arange(sizes[dim]) - attrs[origin]) * attrs[step]
-            coords[dim] = xr.Variable(dim, values, {"unit": attrs[unit]})
-    if "t" in sizes:
-        interval = attrs["ij_frame_interval"] or 1.0
-        unit = attrs["ij_time_unit"] if attrs["ij_frame_interval"] else "frame"
-        coords["t"] = xr.Variable("t", np.arange(sizes["t"]) * interval, {"unit": unit})
-    if "ch" in sizes:
-        coords["ch"] = np.arange(sizes["ch"])
-    return coords
+        meta.composite_mode = COMPOSITE_MODES[int(imp.getMode()) - 1]
+    return meta
 
 
 def from_imageplus(imp: Any) -> Any:
@@ -147,8 +124,8 @@ def from_imageplus(imp: Any) -> Any:
     Returns
     -------
     xarray.DataArray
-        Dims in ``("t", "pln", "row", "col", "ch")`` order, length-1 axes dropped except
-        ``row``/``col``; calibration as coords, metadata in attrs (see the module docstring).
+        Dims in fm2s's order (``t, pln, ch, row, col``), length-1 axes dropped except
+        ``row``/``col``; calibration as coords, metadata in attrs (:mod:`fm2s.metadata`).
 
     Raises
     ------
@@ -159,29 +136,29 @@ def from_imageplus(imp: Any) -> Any:
 
     width, height = int(imp.getWidth()), int(imp.getHeight())
     n_c, n_z, n_t = int(imp.getNChannels()), int(imp.getNSlices()), int(imp.getNFrames())
-    rgb = _is_rgb(imp)
-    if rgb and n_c > 1:
+    meta = imageplus_metadata(imp)
+    if meta.rgb and n_c > 1:
         raise ValueError("RGB images with more than one channel are not supported")
-    attrs = _metadata(imp)
     stack = imp.getStack()
-    planes = [
-        plane_to_numpy(stack.getPixels(i + 1), height, width, rgb) for i in range(n_c * n_z * n_t)
-    ]
+    planes = [plane_to_numpy(stack.getPixels(i + 1), height, width, meta.rgb)
+              for i in range(n_c * n_z * n_t)]
+    # ImageJ's stack order is c fastest, then z, then t: (t, z, c, ...) in C order.
     data = np.stack(planes).reshape((n_t, n_z, n_c) + planes[0].shape)
-    if rgb:  # (t, z, 1, row, col, 3) -> (t, z, row, col, 3)
+    if meta.rgb:  # (t, z, 1, 3, row, col) -> (t, z, 3, row, col)
         data = data[:, :, 0]
-    else:  # (t, z, c, row, col) -> (t, z, row, col, c)
-        data = np.moveaxis(data, 2, -1)
-    if attrs["ij_signed16"] and data.dtype == np.uint16:
+    if cal_signed16(imp) and data.dtype == np.uint16:
         data = (data.astype(np.int32) - _SIGNED16_OFFSET).astype(np.int16)
-    full = dict(zip(DIMS, data.shape))
-    keep = [d for d in DIMS if d in ("row", "col") or full[d] > 1]
+    full = dict(zip(axes.DIMS, data.shape))
+    keep = [d for d in axes.DIMS if d in ("row", "col") or full[d] > 1]
     data = data.reshape([full[d] for d in keep])
-    labels = [stack.getSliceLabel(i + 1) for i in range(n_c * n_z * n_t)]
-    attrs["ij_slice_labels"] = [None if s is None else str(s) for s in labels]
     sizes = {d: full[d] for d in keep}
-    return xr.DataArray(data, dims=keep, coords=_coords(attrs, sizes), attrs=attrs,
-                        name=attrs["title"])
+    return xr.DataArray(data, dims=keep, coords=meta.coords(sizes), attrs=meta.to_attrs(),
+                        name=meta.title)
+
+
+def cal_signed16(imp: Any) -> bool:
+    """True for a 16-bit image with ImageJ's "signed 16-bit" calibration (int16 data)."""
+    return bool(imp.getCalibration().isSigned16Bit())
 
 
 def _canonical(data: Any) -> tuple[np.ndarray, dict[str, Any]]:
@@ -194,17 +171,16 @@ def _canonical(data: Any) -> tuple[np.ndarray, dict[str, Any]]:
         if arr.ndim not in names:
             raise ValueError(f"a numpy image must have 2 to 4 dimensions, got shape {arr.shape}")
         data = xr.DataArray(arr, dims=names[arr.ndim])
-    data = data.rename({d: _ALIASES[d] for d in data.dims if d in _ALIASES})
-    unknown = [d for d in data.dims if d not in DIMS]
-    if unknown or "row" not in data.dims or "col" not in data.dims:
-        raise ValueError(
-            f"cannot map dims {data.dims} to ImageJ; use {DIMS} (or y, x, z, c), row and col "
-            "being required"
-        )
-    for dim in DIMS:
+    try:
+        data = axes.in_order(data)
+    except ValueError as exc:
+        raise ValueError(f"cannot map dims to ImageJ: {exc}") from None
+    if "row" not in data.dims or "col" not in data.dims:
+        raise ValueError(f"cannot map dims {data.dims} to ImageJ: row and col are required")
+    for dim in axes.DIMS:
         if dim not in data.dims:
             data = data.expand_dims(dim)
-    return np.asarray(data.transpose("t", "pln", "ch", "row", "col").values), dict(data.attrs)
+    return np.asarray(data.transpose(*axes.DIMS).values), dict(data.attrs)
 
 
 def to_imageplus(
@@ -212,26 +188,25 @@ def to_imageplus(
     *,
     template: Any = None,
     title: str | None = None,
-    extra_info: Mapping[str, Any] | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> Any:
     """Build a NEW ImageJ 1.x ``ImagePlus`` from a DataArray (or numpy array).
 
     Parameters
     ----------
     data : xarray.DataArray or numpy.ndarray
-        Dims from ``t, pln, row, col, ch`` (aliases ``z, y, x, c``); numpy arrays are read as
-        ``(row, col)``, ``(pln, row, col)`` or ``(t, pln, row, col)``. dtypes uint8, uint16,
-        int16 (stored as ImageJ's signed 16-bit), float32 (float64 is converted), or uint8 with
-        ``ij_type`` RGB in attrs / an RGB template for a colour image.
+        Dims of :mod:`fm2s.axes` (or their aliases); numpy arrays are read as ``(row, col)``,
+        ``(pln, row, col)`` or ``(t, pln, row, col)``. dtypes uint8, uint16, int16 (stored as
+        ImageJ's signed 16-bit), float32 (float64 is converted), or three uint8 channels with
+        ``attrs["rgb"]`` (or an RGB template) for a colour image.
     template : ij.ImagePlus, optional
-        Source of calibration, LUTs, display ranges, composite mode, slice labels, info and
-        properties; without it they come from ``data.attrs`` / coords (as made by
-        :func:`from_imageplus`).
+        Source of the metadata instead of ``data.attrs`` (calibration, LUTs, display ranges,
+        composite mode, slice labels, info and properties).
     title : str, optional
-        Window title; default the template's or ``attrs["title"]``.
-    extra_info : mapping, optional
-        Lines ``key = value`` appended to the info and set as image properties (FM2S
-        parameters).
+        Window title; default the metadata's.
+    provenance : mapping, optional
+        ``fm2s_*`` entries for the Info block and the properties (default: those in the
+        metadata).
 
     Returns
     -------
@@ -239,77 +214,72 @@ def to_imageplus(
     """
     imagej_plus = _jclass("ij.ImagePlus")
     arr, attrs = _canonical(data)
-    meta = dict(attrs)
-    if template is not None:
-        meta.update(_metadata(template))
-        meta["ij_slice_labels"] = [
-            None if s is None else str(s)
-            for s in (template.getStack().getSliceLabel(i + 1)
-                      for i in range(int(template.getStackSize())))
-        ]
-    rgb = meta.get("ij_type") == int(imagej_plus.COLOR_RGB)
+    meta = imageplus_metadata(template) if template is not None else ImageMetadata.from_attrs(attrs)
+    if provenance is not None:
+        meta.provenance = dict(provenance)
     n_t, n_z, n_c, height, width = arr.shape
-    if rgb:
+    if meta.rgb:
         if n_c != 3 or arr.dtype != np.uint8:
             raise ValueError("an RGB image needs a 'ch' axis of 3 uint8 samples")
-        arr = np.moveaxis(arr, 2, -1)[:, :, None]  # (t, z, 1, row, col, 3)
+        arr = arr[:, :, None]  # (t, z, 1, 3, row, col)
         n_c = 1
-    if arr.dtype == np.int16:
+    signed16 = arr.dtype == np.int16
+    if signed16:
         arr = (arr.astype(np.int32) + _SIGNED16_OFFSET).astype(np.uint16)
-        meta["ij_signed16"] = True
     elif arr.dtype == np.float64:
         arr = arr.astype(np.float32)
     elif arr.dtype not in (np.uint8, np.uint16, np.float32):
         raise ValueError(f"ImageJ cannot hold {arr.dtype} pixels; use uint8, uint16 or float32")
     stack = _jclass("ij.ImageStack")(width, height)
-    labels = meta.get("ij_slice_labels") or []
+    labels = meta.slice_labels or []
     for t in range(n_t):
         for z in range(n_z):
             for c in range(n_c):
                 index = c + z * n_c + t * n_c * n_z
                 label = labels[index] if index < len(labels) else None
                 stack.addSlice(label, numpy_to_plane(arr[t, z, c]))
-    out = imagej_plus(title or meta.get("title") or "FM2S", stack)
+    out = imagej_plus(title or meta.title or "FM2S", stack)
     out.setDimensions(n_c, n_z, n_t)
     if n_c > 1 or n_t > 1:  # a z-only stack stays a plain stack, as in ImageJ
         out.setOpenAsHyperStack(True)
-    _apply_calibration(out, meta)
+    _apply_calibration(out, meta.calibration, signed16=signed16)
     if n_c > 1:
-        mode = meta.get("ij_composite_mode", int(_jclass("ij.IJ").COMPOSITE))
-        out = _jclass("ij.CompositeImage")(out, int(mode))
+        mode = COMPOSITE_MODES.index(meta.composite_mode or "composite") + 1
+        out = _jclass("ij.CompositeImage")(out, mode)
     _apply_display(out, meta, n_c)
-    _apply_info(out, meta, extra_info)
+    _apply_info(out, meta)
     return out
 
 
-def _apply_calibration(imp: Any, meta: Mapping[str, Any]) -> None:
+def _apply_calibration(imp: Any, calibration: Calibration, *, signed16: bool) -> None:
     cal = _jclass("ij.measure.Calibration")()
-    if "ij_pixel_width" in meta:
-        cal.pixelWidth, cal.pixelHeight = meta["ij_pixel_width"], meta["ij_pixel_height"]
-        cal.pixelDepth = meta["ij_pixel_depth"]
-        cal.xOrigin, cal.yOrigin = meta["ij_x_origin"], meta["ij_y_origin"]
-        cal.zOrigin = meta["ij_z_origin"]
-        cal.frameInterval = meta["ij_frame_interval"]
-        cal.setUnit(meta["ij_unit"])
-        if meta.get("ij_y_unit") and meta["ij_y_unit"] != meta["ij_unit"]:
-            cal.setYUnit(meta["ij_y_unit"])
-        if meta.get("ij_z_unit") and meta["ij_z_unit"] != meta["ij_unit"]:
-            cal.setZUnit(meta["ij_z_unit"])
-        cal.setTimeUnit(meta["ij_time_unit"])
-    if meta.get("ij_signed16"):
+    if calibration.x_spacing is not None:
+        cal.pixelWidth = calibration.x_spacing
+        cal.pixelHeight = calibration.y_spacing or calibration.x_spacing
+        cal.pixelDepth = calibration.z_spacing or 1.0
+        cal.setUnit(calibration.unit)
+        if calibration.y_unit:
+            cal.setYUnit(calibration.y_unit)
+        if calibration.z_unit:
+            cal.setZUnit(calibration.z_unit)
+    cal.xOrigin, cal.yOrigin = calibration.x_origin, calibration.y_origin
+    cal.zOrigin = calibration.z_origin
+    if calibration.finterval is not None:
+        cal.frameInterval = calibration.finterval
+    cal.setTimeUnit(calibration.time_unit)
+    if signed16:
         cal.setSigned16BitCalibration()
     imp.setCalibration(cal)
 
 
-def _apply_display(imp: Any, meta: Mapping[str, Any], n_c: int) -> None:
-    luts = meta.get("ij_luts")
-    ranges = meta.get("ij_display_ranges") or []
-    lut_cls = _jclass("ij.process.LUT")
-    if luts is not None and len(luts) == n_c:
-        import jpype
+def _apply_display(imp: Any, meta: ImageMetadata, n_c: int) -> None:
+    import jpype
 
+    ranges = meta.display_ranges or []
+    lut_cls = _jclass("ij.process.LUT")
+    if meta.luts is not None and len(meta.luts) == n_c and not meta.rgb:
         java_luts = []
-        for i, table in enumerate(np.asarray(luts, dtype=np.uint8)):
+        for i, table in enumerate(np.asarray(meta.luts, dtype=np.uint8)):
             r, g, b = (jpype.JArray(jpype.JByte)(row.view(np.int8)) for row in table)
             lut = lut_cls(r, g, b)
             if i < len(ranges):
@@ -325,45 +295,17 @@ def _apply_display(imp: Any, meta: Mapping[str, Any], n_c: int) -> None:
         if n_c == 1:
             imp.getProcessor().setLut(java_luts[0])
             imp.getStack().setColorModel(java_luts[0])
-    if "ij_display_range" in meta and n_c == 1:
-        imp.setDisplayRange(*meta["ij_display_range"])
+    if ranges and n_c == 1:
+        imp.setDisplayRange(*ranges[0])
 
 
-def _apply_info(imp: Any, meta: Mapping[str, Any], extra: Mapping[str, Any] | None) -> None:
-    for key, value in (meta.get("ij_properties") or {}).items():
-        imp.setProp(str(key), str(value))
-    info = str(meta.get("info") or "")
-    if extra:
-        lines = [f"{k} = {_text(v)}" for k, v in extra.items()]
-        info = (info.rstrip("\n") + "\n" if info else "") + "\n".join(lines) + "\n"
-        for k, v in extra.items():
-            imp.setProp(str(k), _text(v))
+def _apply_info(imp: Any, meta: ImageMetadata) -> None:
+    from ..metadata import info_with_provenance, properties_with_provenance
+
+    props = properties_with_provenance(meta.properties, meta.provenance)
+    props.pop("fm2s_json", None)  # exact values are for files; ImageJ users read the others
+    for key, value in props.items():
+        imp.setProp(key, value)
+    info = info_with_provenance(meta.info, meta.provenance)
     if info:
         imp.setProperty("Info", info)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    return str(value)
-
-
-def from_java(image: Any, gateway: Any = None) -> Any:
-    """Convert an ImageJ image to a DataArray: ``ImagePlus`` directly, anything else (ImageJ2
-    ``Dataset``, ``ImgPlus``) through the pyimagej gateway's ``ij.py.from_java``.
-
-    Raises
-    ------
-    TypeError
-        For a non-ImagePlus image when no pyimagej gateway is available.
-    """
-    import jpype
-
-    if isinstance(image, jpype.JClass("ij.ImagePlus")):
-        return from_imageplus(image)
-    if gateway is None:
-        raise TypeError(
-            f"{type(image).__name__} images need a pyimagej gateway (Fiji); "
-            "pass an ij.ImagePlus or start ImageJ with a Fiji.app"
-        )
-    return gateway.py.from_java(image)

@@ -1,0 +1,102 @@
+"""Files fm2s writes: names of outputs and the one atomic write that every writer uses.
+
+An output is created under a temporary name in its destination folder (``.<name>.<random>.tmp``)
+and moved into place only when complete, so an interrupted run never leaves a partial file
+under the output's name, and an existing file is never replaced unless asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+#: File name endings fm2s reads as images (lower case).
+IMAGE_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".png")
+
+#: Suffix added to the stem of every output file.
+OUTPUT_SUFFIX = "_fm2s.tif"
+
+
+def output_path(input_path: Path, outdir: Path) -> Path:
+    """Return ``outdir / <stem>_fm2s.tif`` for ``input_path``."""
+    return outdir / f"{input_path.stem}{OUTPUT_SUFFIX}"
+
+
+def is_output_name(path: Path) -> bool:
+    """True for names fm2s gives its outputs (``*_fm2s.tif``, ``*_fm2s.tiff``)."""
+    name = path.name.lower()
+    return name.endswith(OUTPUT_SUFFIX) or name.endswith("_fm2s.tiff")
+
+
+def file_id(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of an existing file, else None."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _exists_error(path: Path) -> FileExistsError:
+    return FileExistsError(
+        f"{path} already exists; not overwriting it (pass overwrite=True to replace it)"
+    )
+
+
+def atomic_write(
+    path: str | os.PathLike[str], write: Callable[[Path], None], *, overwrite: bool = False
+) -> Path:
+    """Create ``path`` atomically: ``write(tmp)`` fills a temporary file then moved in place.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination file; its folder must exist.
+    write : callable
+        ``write(tmp_path)`` writes the content to the (existing, empty) file ``tmp_path``.
+    overwrite : bool
+        Replace an existing ``path``. When False (default) an existing file is never touched.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    """
+    path = Path(path)
+    if not overwrite and path.exists():
+        raise _exists_error(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    # Create the temporary file ourselves (mode 0o666 minus umask, as for a normal file).
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        write(tmp)
+        fd = os.open(tmp, os.O_RDWR)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            # A hard link fails if the destination appeared meanwhile (no race); fall back to
+            # a checked rename on file systems without hard links.
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise _exists_error(path) from None
+            except OSError:
+                if path.exists():
+                    raise _exists_error(path) from None
+                os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return path

@@ -1,0 +1,350 @@
+"""TIFF files: ImageJ hyperstacks, OME-TIFF and plain TIFF, through tifffile.
+
+Reading fills the metadata model (:mod:`fm2s.metadata`) from the ImageJ description and
+properties, from OME-XML (:mod:`fm2s.io.ome`) or from the resolution tags; writing turns it back
+into an ImageJ hyperstack (``uint8``, ``uint16``, ``float32``) or, for the types ImageJ
+hyperstacks cannot hold exactly (``int16``: ImageJ reads it as unsigned with an offset;
+``float64``), a plain TIFF whose description is a JSON document (tifffile's "shaped" format).
+fm2s's exact calibration is kept in the ``fm2s_calibration`` property, since the resolution
+tags are rationals and the description's unit is ASCII (``"µm"`` is written ``"um"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .. import axes
+from ..metadata import (
+    CALIBRATION_FIELDS,
+    COMPOSITE_MODES,
+    Calibration,
+    ImageMetadata,
+    info_with_provenance,
+    jsonable,
+    properties_with_provenance,
+    split_info,
+    split_properties,
+)
+from .files import atomic_write
+from .ome import ome_calibration
+
+#: Pixel types an ImageJ hyperstack TIFF can hold exactly.
+IMAGEJ_DTYPES: tuple[str, ...] = ("uint8", "uint16", "float32")
+
+CALIBRATION_PROPERTY = "fm2s_calibration"
+_EXACT = ("x_spacing", "y_spacing", "z_spacing", "unit", "finterval")
+
+#: ImageJ description keys that describe the layout (rebuilt on writing, not kept).
+_STRUCTURAL = {
+    "ImageJ", "images", "channels", "slices", "frames", "hyperstack", "axes", "shape",
+    "IJMetadataByteCounts",
+}
+#: ImageJ description keys that the metadata model holds.
+_MODELLED = {"unit", "yunit", "zunit", "spacing", "finterval", "fps", "tunit", "xorigin",
+             "yorigin", "zorigin", "Info", "Properties", "Labels", "Ranges", "LUTs", "mode"}
+
+
+# -------------------------------------------------------------------------------- reading
+
+
+def read_tiff(path: str | os.PathLike[str]) -> xr.DataArray:
+    """Read the first image series of a TIFF file, keeping ImageJ metadata and calibration.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An ImageJ hyperstack or any TIFF tifffile can read (OME, plain, fm2s "shaped" JSON).
+
+    Returns
+    -------
+    xarray.DataArray
+        Pixels (dtype as stored) with dims from the series axes (:func:`fm2s.axes.dims_of_letters`)
+        in fm2s's order, metadata in ``attrs`` (:mod:`fm2s.metadata`).
+
+    Raises
+    ------
+    ValueError
+        For a file without an image, or with axes fm2s cannot name.
+    """
+    import tifffile
+
+    path = Path(path)
+    with tifffile.TiffFile(path) as tif:
+        if not tif.series or len(tif.pages) == 0:
+            raise ValueError(f"{path.name} contains no image (empty or truncated TIFF)")
+        series = tif.series[0]
+        data = series.asarray()
+        letters = series.axes
+        resolution = _page_resolution(tif.pages[0])
+        if tif.is_imagej:
+            meta, source_format = _from_imagej(dict(tif.imagej_metadata or {}), resolution), "imagej-tiff"
+        else:
+            shaped = dict(tif.shaped_metadata[0]) if tif.is_shaped and tif.shaped_metadata else {}
+            ome = tif.ome_metadata if tif.is_ome else None
+            meta = _from_plain(resolution, ome, shaped)
+            source_format = "ome-tiff" if ome else "tiff"
+    try:
+        dims = axes.dims_of_letters(letters)
+    except ValueError as exc:
+        raise ValueError(f"{path.name}: {exc}") from None
+    meta.source_path, meta.source_format, meta.source_axes = str(path), source_format, letters
+    da = xr.DataArray(data, dims=dims)
+    da = axes.in_order(da)
+    return xr.DataArray(da.values, dims=da.dims, coords=meta.coords(dict(da.sizes)),
+                        attrs=meta.to_attrs())
+
+
+def _from_imagej(ij: dict[str, Any], resolution: tuple[Any, Any, Any]) -> ImageMetadata:
+    meta = ImageMetadata()
+    cal = meta.calibration
+    xres, yres, _ = resolution
+    if ij.get("unit") is not None:
+        cal.unit = str(ij["unit"])
+        cal.x_spacing = 1.0 / xres if xres else None
+        cal.y_spacing = 1.0 / yres if yres else None
+    cal.y_unit = _text_or_none(ij.get("yunit"))
+    cal.z_unit = _text_or_none(ij.get("zunit"))
+    if "spacing" in ij:
+        cal.z_spacing = float(ij["spacing"])
+    if ij.get("finterval") is not None:
+        cal.finterval = float(ij["finterval"])
+    elif ij.get("fps"):
+        cal.finterval = 1.0 / float(ij["fps"])
+    if ij.get("tunit"):
+        cal.time_unit = str(ij["tunit"])
+    for axis in "xyz":
+        if ij.get(f"{axis}origin") is not None:
+            setattr(cal, f"{axis}_origin", float(ij[f"{axis}origin"]))
+    meta.info, info_prov = split_info(str(ij.get("Info") or ""))
+    exact: dict[str, Any] = {}
+    props = dict(ij.get("Properties") or {})
+    if CALIBRATION_PROPERTY in props:
+        try:
+            exact = dict(json.loads(props.pop(CALIBRATION_PROPERTY)))
+        except (ValueError, TypeError):
+            exact = {}
+    meta.properties, prop_prov = split_properties(props)
+    meta.provenance = {**info_prov, **prop_prov}  # the exact JSON values win over the Info text
+    if exact and _calibration_agrees(exact, cal):
+        for key in _EXACT:
+            if key in exact:
+                setattr(cal, key, exact[key])
+    if ij.get("Labels") is not None:
+        meta.slice_labels = [None if s is None else str(s) for s in ij["Labels"]]
+    if ij.get("Ranges") is not None:
+        flat = [float(v) for v in ij["Ranges"]]
+        meta.display_ranges = list(zip(flat[0::2], flat[1::2]))
+    if ij.get("LUTs") is not None:
+        meta.luts = np.stack([np.asarray(lut, np.uint8).reshape(3, 256) for lut in ij["LUTs"]])
+    if str(ij.get("mode", "")).lower() in COMPOSITE_MODES:
+        meta.composite_mode = str(ij["mode"]).lower()
+    meta.imagej_metadata = {k: v for k, v in ij.items() if k not in _STRUCTURAL | _MODELLED}
+    return meta
+
+
+def _from_plain(resolution: tuple[Any, Any, Any], ome: str | None, shaped: dict[str, Any]) -> ImageMetadata:
+    meta = ImageMetadata()
+    cal = meta.calibration
+    xres, yres, res_unit = resolution
+    scale = {2: 25400.0, 3: 10000.0}.get(res_unit)  # inch, centimetre -> micrometre
+    if scale is not None and xres and yres:
+        cal.unit, cal.x_spacing, cal.y_spacing = "um", scale / xres, scale / yres
+    if ome:
+        for key, value in ome_calibration(ome).items():  # OME's sizes win over the tags
+            setattr(cal, key, value)
+    if shaped:
+        meta = ImageMetadata.from_attrs(dict(shaped.get("metadata") or {}))
+        exact = dict(shaped.get(CALIBRATION_PROPERTY) or {})
+        for key in CALIBRATION_FIELDS:
+            if key in exact:
+                setattr(cal, key, exact[key])
+        meta.calibration = cal
+        meta.provenance = {k: v for k, v in shaped.items()
+                           if k.startswith("fm2s_") and k != CALIBRATION_PROPERTY}
+    return meta
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _page_resolution(page: Any) -> tuple[float | None, float | None, int | None]:
+    tags = page.tags
+    try:
+        xres = _rational(tags["XResolution"].value) if "XResolution" in tags else None
+        yres = _rational(tags["YResolution"].value) if "YResolution" in tags else None
+        unit = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 2
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None, None, None
+    return xres, yres, unit
+
+
+def _rational(value: Any) -> float | None:
+    if isinstance(value, tuple):
+        num, den = value
+        return float(num) / float(den) if den and num else None
+    return float(value) or None
+
+
+def _calibration_agrees(saved: Mapping[str, Any], found: Calibration) -> bool:
+    """True if fm2s's exact calibration record matches what the file's tags say (rounding
+    aside); False when the file was re-calibrated after fm2s wrote it."""
+    if imagej_unit(str(saved.get("unit"))) != str(found.unit):
+        return False  # (the tags hold the unit in ASCII: "um" for "µm")
+    for key in ("x_spacing", "y_spacing", "z_spacing", "finterval"):
+        a, b = saved.get(key), getattr(found, key)
+        if a is None and b is None:
+            continue
+        if a is None or b is None or not np.isclose(float(a), float(b), rtol=1e-5, atol=0):
+            return False
+    return True
+
+
+# -------------------------------------------------------------------------------- writing
+
+
+def imagej_unit(unit: str) -> str:
+    """``unit`` in the ASCII that an ImageJ image description holds.
+
+    ``"µm"`` becomes ``"um"`` and ``"Å"`` ``"A"`` (ImageJ shows both with their symbols again);
+    other non-ASCII characters are escaped. The exact unit is kept in the
+    ``fm2s_calibration`` property, which :func:`read_tiff` prefers.
+    """
+    ascii_unit = unit.replace("\u00b5", "u").replace("\u03bc", "u").replace("\u00c5", "A")
+    return ascii_unit.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def write_tiff(
+    path: str | os.PathLike[str],
+    image: xr.DataArray | np.ndarray,
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write an image as TIFF, keeping dtype, axes, calibration and ImageJ metadata.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination file (its folder must exist).
+    image : xarray.DataArray or numpy.ndarray
+        A DataArray with dims among ``t, pln, ch, row, col`` (or their aliases) and the
+        metadata of :mod:`fm2s.metadata` in its attrs; or a numpy array, taken as
+        ``(row, col)``, ``(pln, row, col)``, ``(t, pln, row, col)`` or ``(t, pln, ch, row,
+        col)``. Axes are written in ImageJ's ``TZCYX`` order.
+    metadata : mapping, optional
+        The ``fm2s_*`` provenance of the run (e.g. from :func:`fm2s.denoise_with_metadata`);
+        by default the ``fm2s_*`` attrs of ``image``.
+    overwrite : bool
+        Replace an existing file; default False raises :class:`FileExistsError`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``; written atomically (:func:`fm2s.io.files.atomic_write`).
+    """
+    import tifffile
+
+    da = _as_dataarray(image)
+    try:
+        da = axes.in_order(da)
+    except ValueError as exc:
+        raise ValueError(f"cannot write this image to TIFF: {exc}") from None
+    if "row" not in da.dims or "col" not in da.dims:
+        raise ValueError(f"the image needs row and col dims to be written, got {tuple(da.dims)}")
+    letters = axes.letters(da.dims)
+    data = np.ascontiguousarray(da.values)
+    if data.dtype.name not in IMAGEJ_DTYPES + ("int16", "float64"):
+        raise ValueError(f"cannot write pixel type {data.dtype.name}; fm2s writes uint8, uint16, "
+                         "int16, float32 and float64")
+    meta = ImageMetadata.from_attrs(da.attrs)
+    if metadata is not None:
+        meta.provenance = {str(k): v for k, v in dict(metadata).items()}
+    meta.provenance = jsonable(meta.provenance)
+    if data.dtype.name in IMAGEJ_DTYPES:
+        kwargs = _imagej_kwargs(meta, letters, data.shape)
+    else:
+        kwargs = _shaped_kwargs(meta, letters)
+    kwargs["photometric"] = "minisblack"
+    return atomic_write(path, lambda tmp: tifffile.imwrite(tmp, data, **kwargs), overwrite=overwrite)
+
+
+def _exact_calibration(cal: Calibration) -> dict[str, Any]:
+    return {key: getattr(cal, key) for key in _EXACT}
+
+
+def _imagej_kwargs(meta: ImageMetadata, letters: str, shape: tuple[int, ...]) -> dict[str, Any]:
+    cal = meta.calibration
+    n_channels = shape[letters.index("C")] if "C" in letters else 1
+    n_planes = int(np.prod(shape[:-2], dtype=np.int64))
+    ij: dict[str, Any] = {"axes": letters}
+    for key, value in meta.imagej_metadata.items():
+        if key not in _STRUCTURAL | _MODELLED and isinstance(value, (str, int, float, bool)):
+            ij[key] = value
+    if cal.unit != "pixel" or cal.x_spacing is not None:
+        ij["unit"] = imagej_unit(cal.unit)
+    for key, value in (("yunit", cal.y_unit), ("zunit", cal.z_unit)):
+        if value:
+            ij[key] = imagej_unit(value)
+    if cal.z_spacing is not None:
+        ij["spacing"] = cal.z_spacing
+    if cal.finterval is not None:
+        ij["finterval"] = cal.finterval
+    if cal.time_unit not in ("s", "sec"):
+        ij["tunit"] = imagej_unit(cal.time_unit)
+    for axis in "xyz":
+        origin = getattr(cal, f"{axis}_origin")
+        if origin:
+            ij[f"{axis}origin"] = origin
+    info = info_with_provenance(meta.info, meta.provenance)
+    if info:
+        ij["Info"] = info
+    props = properties_with_provenance(meta.properties, meta.provenance)
+    props[CALIBRATION_PROPERTY] = json.dumps(_exact_calibration(cal))
+    ij["Properties"] = props
+    if meta.slice_labels is not None and len(meta.slice_labels) == n_planes:
+        ij["Labels"] = ["" if s is None else s for s in meta.slice_labels]
+    if meta.display_ranges is not None and len(meta.display_ranges) == n_channels:
+        ij["Ranges"] = tuple(float(v) for pair in meta.display_ranges for v in pair)
+    if meta.luts is not None and len(meta.luts) == n_channels:
+        ij["LUTs"] = [np.asarray(lut, np.uint8) for lut in meta.luts]
+    if meta.composite_mode and n_channels > 1:
+        ij["mode"] = meta.composite_mode
+    kwargs: dict[str, Any] = {"imagej": True, "metadata": ij}
+    if cal.x_spacing and cal.y_spacing:
+        kwargs["resolution"] = (1.0 / cal.x_spacing, 1.0 / cal.y_spacing)
+    return kwargs
+
+
+def _shaped_kwargs(meta: ImageMetadata, letters: str) -> dict[str, Any]:
+    cal = meta.calibration
+    rest = {k: v for k, v in meta.to_attrs().items()
+            if k not in CALIBRATION_FIELDS and not k.startswith(("fm2s_", "source_"))}
+    shaped: dict[str, Any] = {"axes": letters, CALIBRATION_PROPERTY: dataclasses.asdict(cal),
+                              **meta.provenance, "metadata": jsonable(rest)}
+    kwargs: dict[str, Any] = {"metadata": shaped}
+    if cal.x_spacing and cal.y_spacing and cal.unit.lower() in ("um", "micron", "µm", "\\u00b5m"):
+        kwargs.update(resolution=(1e4 / cal.x_spacing, 1e4 / cal.y_spacing),
+                      resolutionunit="CENTIMETER")
+    elif cal.x_spacing and cal.y_spacing:
+        kwargs.update(resolution=(1.0 / cal.x_spacing, 1.0 / cal.y_spacing), resolutionunit="NONE")
+    return kwargs
+
+
+def _as_dataarray(image: xr.DataArray | np.ndarray) -> xr.DataArray:
+    if isinstance(image, xr.DataArray):
+        return image
+    arr = np.asarray(image)
+    default = {2: ("row", "col"), 3: ("pln", "row", "col"), 4: ("t", "pln", "row", "col"),
+               5: ("t", "pln", "ch", "row", "col")}
+    if arr.ndim not in default:
+        raise ValueError(f"cannot write a {arr.ndim}-D numpy array as TIFF; pass a DataArray")
+    return xr.DataArray(arr, dims=default[arr.ndim])

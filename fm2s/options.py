@@ -1,0 +1,367 @@
+"""The options of fm2s, specified once: every front-end takes its options from :data:`OPTIONS`.
+
+Each :class:`Option` has a name (the :func:`fm2s.denoise` keyword, the ImageJ macro key and,
+prefixed with ``fm2s_``, the metadata key), a default, a one-line help text, its choices and
+the function that reads a value of it, from Python or from the text of a command line or a
+macro. The ``fm2s`` command builds its flags from this table, the "FM2S Denoise" command reads
+its macro keys and builds its dialog from it, the docs tables are checked against it, and
+:func:`validate_options` is the one function that checks a set of values.
+
+Torch-free: importing this module and validating options is cheap.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .engine.methods.fm2s.schedules import SCHEDULES, Schedule, named_schedule, resolve_schedule
+from .engine.methods.fm2s.starts import check_start, find_start
+from .engine.plan import DEFAULT_TILE, DEVICE_CHOICES, STACK_MODES
+from .intensity import check_intensity_range
+from .presets import (
+    NOISE_LEVELS,
+    PARAMETER_NAMES,
+    FM2SParams,
+    canonical_preset,
+    list_presets,
+    normalize_noise_level,
+    resolve_params,
+)
+
+#: Default Gaussian sigma (pixels) of the intensity-bias correction (fm2s.engine.bias).
+DEFAULT_BIAS_SIGMA = 16.0
+
+#: Methods :func:`fm2s.denoise` can run.
+METHODS: tuple[str, ...] = ("fm2s",)
+
+_OFF = ("", "none", "off")
+
+
+class OptionError(ValueError):
+    """A bad option value. ``option`` names the option, so front-ends can say which flag or key."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of fm2s.
+
+    Attributes
+    ----------
+    name : str
+        Keyword of :func:`fm2s.denoise`, key in ImageJ macros, ``fm2s_<name>`` in metadata.
+    default : object
+        Value when the option is not given (None: not set, see ``help``).
+    help : str
+        One sentence for users.
+    read : callable
+        ``read(value) -> typed value``; accepts Python values and command-line/macro text and
+        raises ValueError with a message for users.
+    choices : callable, optional
+        The valid values of a choice option (a function: some lists come from other modules).
+    group : str
+        ``"main"`` (asked in the ImageJ dialog), ``"more"`` or ``"parameter"`` (replaces one
+        FM2S parameter of the preset).
+    flag : str
+        The ``fm2s denoise`` flag.
+    metavar : str, optional
+        How the command-line help shows the value.
+    nargs : int, optional
+        Number of command-line words (2 for ranges).
+    none_is_off : bool
+        ``None`` turns the option off (``tile=None``: no tiling) instead of meaning "not given,
+        use the default".
+    """
+
+    name: str
+    default: Any
+    help: str
+    read: Callable[[Any], Any]
+    choices: Callable[[], tuple[str, ...]] | None = None
+    group: str = "more"
+    flag: str = ""
+    metavar: str | tuple[str, ...] | None = None
+    nargs: int | None = None
+    none_is_off: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.flag:
+            object.__setattr__(self, "flag", "--" + self.name.replace("_", "-"))
+
+    def parse(self, value: Any) -> Any:
+        """Read ``value``; a bad one raises :class:`OptionError` naming this option."""
+        try:
+            return self.read(value)
+        except OptionError:
+            raise
+        except ValueError as exc:
+            raise OptionError(self.name, str(exc)) from None
+
+
+# ---------------------------------------------------------------------------------- readers
+
+
+def _is_off(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() in _OFF)
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
+def _whole(name: str, value: Any) -> int:
+    try:
+        number = _number(name, value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+    if number != int(number):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return int(number)
+
+
+def _choice(name: str, choices: Callable[[], tuple[str, ...]]) -> Callable[[Any], str]:
+    def read(value: Any) -> str:
+        text = str(value).strip().lower().replace("-", "_")
+        if text not in choices():
+            raise ValueError(f"unknown {name} {value!r}; choose one of: {', '.join(choices())}")
+        return text
+    return read
+
+
+def _read_seed(value: Any) -> int | None:
+    if _is_off(value) or (isinstance(value, str) and value.strip().lower() in ("random", "-1")):
+        return None
+    if not isinstance(value, str) and not isinstance(value, bool) and value == -1:
+        return None
+    seed = _whole("seed", value)
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be between 0 and 2**63 - 1 (or -1/none for random), got {seed}")
+    return seed
+
+
+def _read_device(value: Any) -> str:
+    text = "auto" if value is None else str(value).strip().lower()
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", text):
+        raise ValueError(f"unknown device {value!r}; choose one of: {', '.join(DEVICE_CHOICES)} "
+                         "(or cuda:N)")
+    return text
+
+
+def _read_threads(value: Any) -> int | None:
+    if _is_off(value):
+        return None
+    threads = _whole("num_threads", value)
+    if threads < 1:
+        raise ValueError(f"num_threads must be at least 1, got {value!r}")
+    return threads
+
+
+def _read_tile(value: Any) -> int | None:
+    if _is_off(value) or (not isinstance(value, (str, bool)) and value == 0) or value == "0":
+        return None
+    try:
+        tile = _whole("tile", value)
+    except ValueError:
+        raise ValueError(f"tile must be a number of pixels or 'none', got {value!r}") from None
+    if tile <= 16:
+        raise ValueError(f"tile must be larger than 16 pixels (or 'none' for no tiling), got {value!r}")
+    return tile
+
+
+def _read_bias_sigma(value: Any) -> float | None:
+    if _is_off(value):
+        return None
+    sigma = _number("bias_sigma", value)
+    if sigma < 0:
+        raise ValueError(f"bias_sigma must be >= 0 (0 or none turns it off), got {value!r}")
+    return sigma or None
+
+
+def _read_range(value: Any) -> tuple[float, float] | None:
+    if _is_off(value):
+        return None
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    return check_intensity_range(value)
+
+
+def _read_schedule(value: Any) -> str | Schedule:
+    if isinstance(value, Schedule):
+        return value
+    return named_schedule(value).name
+
+
+def _parameter(name: str) -> Callable[[Any], Any]:
+    def read(value: Any) -> Any:
+        if _is_off(value):
+            return None
+        return resolve_params("confocal", "avg1", **{name: value}).as_dict()[name]
+    return read
+
+
+# ------------------------------------------------------------------------------------ table
+
+OPTIONS: tuple[Option, ...] = (
+    Option("method", "fm2s", "denoising method", _choice("method", lambda: METHODS),
+           lambda: METHODS, group="main"),
+    Option("preset", "confocal", "microscope preset (fm2s presets lists them)",
+           canonical_preset, lambda: tuple(list_presets()), group="main"),
+    Option("noise_level", "avg1",
+           "avgN = the image is the mean of N captures; avg1 (a single capture) is the noisiest",
+           normalize_noise_level, lambda: NOISE_LEVELS, group="main"),
+    Option("schedule", "fast",
+           "fast (crop training from a pretrained start), reference (the authors' schedule, "
+           "minutes per plane) or quick (previews)", _read_schedule, lambda: tuple(SCHEDULES),
+           group="main"),
+    Option("stack_mode", "auto",
+           "how the planes of a stack share models: shared, per_plane, warm_start; auto = "
+           "shared for crop schedules, per_plane for reference",
+           _choice("stack_mode", lambda: STACK_MODES), lambda: STACK_MODES, group="main"),
+    Option("seed", None, "whole number for repeatable results; none or -1 = random (recorded)",
+           _read_seed, group="main", metavar="N"),
+    Option("device", "auto", "auto (CUDA, else Apple MPS, else CPU), cpu, cuda, cuda:N or mps",
+           _read_device, lambda: DEVICE_CHOICES, group="main"),
+    Option("num_threads", None, "CPU threads for torch during the run (default: torch's choice)",
+           _read_threads, flag="--threads", metavar="N"),
+    Option("tile", DEFAULT_TILE, "largest plane side processed at once at inference; none = "
+           "no tiling", _read_tile, metavar="PIXELS", none_is_off=True),
+    Option("bias_sigma", DEFAULT_BIAS_SIGMA,
+           "Gaussian sigma in pixels of the intensity-bias correction (puts the output's local "
+           "mean back on the input's); 0 or none turns it off", _read_bias_sigma,
+           metavar="PIXELS", none_is_off=True),
+    Option("intensity_range", None,
+           "data values mapped to 0 and 1 (default: 0..255 for 8-bit, min..max of each "
+           "channel otherwise)", _read_range, metavar=("LO", "HI"), nargs=2),
+    *(Option(name, None, f"replaces the preset's {name}", _parameter(name), group="parameter",
+             metavar="VALUE") for name in PARAMETER_NAMES),
+)
+
+OPTION_NAMES: tuple[str, ...] = tuple(o.name for o in OPTIONS)
+_BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
+
+
+def option(name: str) -> Option:
+    """The :class:`Option` called ``name``."""
+    return _BY_NAME[name]
+
+
+# ------------------------------------------------------------------------------- validation
+
+
+@dataclass(frozen=True)
+class Options:
+    """A validated set of options (:func:`validate_options`); values as :data:`OPTIONS` reads them.
+
+    ``params`` are the FM2S parameters the preset, noise level and overrides give, and
+    ``schedule`` is the schedule resolved for them (concrete draws and start, see
+    :func:`fm2s.engine.methods.fm2s.schedules.resolve_schedule`). ``given`` names the options
+    that were given rather than defaulted.
+    """
+
+    values: Mapping[str, Any]
+    params: FM2SParams
+    schedule: Schedule
+    given: frozenset[str] = field(default_factory=frozenset)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _BY_NAME:
+            return self.values[name]
+        raise AttributeError(name)
+
+    def macro_items(self, *, seed: int | None = None) -> list[tuple[str, str]]:
+        """These options as ImageJ macro ``(key, value text)`` pairs, in :data:`OPTIONS` order.
+
+        Every option given is written, plus ``preset`` and ``noise_level`` always and the
+        ``seed`` that was used when one is passed (so the line repeats the run).
+        """
+        values = dict(self.values)
+        if seed is not None:
+            values["seed"] = seed
+        items = []
+        for opt in OPTIONS:
+            value = values[opt.name]
+            wanted = opt.name in self.given or opt.name in ("preset", "noise_level")
+            if opt.name == "seed" and value is not None:
+                wanted = True
+            if wanted and not (value is None and opt.default is None):
+                items.append((opt.name, value_text(value)))
+        return items
+
+    def macro_string(self, *, seed: int | None = None) -> str:
+        """These options as an ImageJ macro option string (what the recorder writes)."""
+        return " ".join(f"{key}=[{text}]" if " " in text else f"{key}={text}"
+                        for key, text in self.macro_items(seed=seed))
+
+
+def value_text(value: Any) -> str:
+    """``value`` as the text of an option value (``none`` for None, numbers as written)."""
+    if value is None:
+        return "none"
+    if isinstance(value, Schedule):
+        return value.name
+    if isinstance(value, (tuple, list)):
+        return " ".join(value_text(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}" if float(f"{value:g}") == value else repr(value)
+    return str(value)
+
+
+def validate_options(**values: Any) -> Options:
+    """Check option values (from Python, a command line or a macro) and return :class:`Options`.
+
+    Parameters
+    ----------
+    **values
+        Any options of :data:`OPTIONS` by name; missing ones take their defaults, and so do
+        those given as ``None``, except where ``None`` turns the option off (``tile``,
+        ``bias_sigma``).
+
+    Returns
+    -------
+    Options
+
+    Raises
+    ------
+    OptionError
+        Naming the option and what to do (unknown option, bad value, a preset without that
+        noise level, a schedule whose start does not fit the parameters).
+    """
+    unknown = sorted(set(values) - set(OPTION_NAMES))
+    if unknown:
+        raise OptionError(
+            unknown[0],
+            f"unknown option(s) {', '.join(unknown)}; valid options are: {', '.join(OPTION_NAMES)} "
+            f"(the overridable FM2S parameters are {', '.join(PARAMETER_NAMES)})",
+        )
+    given = frozenset(k for k, v in values.items()
+                      if v is not None or _BY_NAME[k].none_is_off)
+    parsed: dict[str, Any] = {}
+    for opt in OPTIONS:
+        value = values.get(opt.name)
+        parsed[opt.name] = opt.parse(value) if opt.name in given else opt.default
+    overrides = {k: parsed[k] for k in PARAMETER_NAMES if parsed[k] is not None}
+    try:
+        params = resolve_params(parsed["preset"], parsed["noise_level"], **overrides)
+    except ValueError as exc:
+        raise OptionError("noise_level", str(exc)) from None
+    try:
+        schedule = resolve_schedule(parsed["schedule"], parsed["preset"], find_start(params))
+        check_start(schedule.start, params)
+    except ValueError as exc:
+        raise OptionError("schedule", str(exc)) from None
+    return Options(values=parsed, params=params, schedule=schedule, given=given)

@@ -1,0 +1,70 @@
+"""The "FM2S Denoise" command (fm2s.imagej.command, listener) in a headless ImageJ in this
+process: results, errors that stop the macro and leave the command working, RGB images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.imagej.fixtures import QUICK, requires_imagej
+
+pytestmark = [pytest.mark.imagej, requires_imagej]
+
+
+def _run(code: str) -> str | None:
+    from fm2s.imagej.batch.runner import run_macro_code
+
+    return run_macro_code(code)
+
+
+def test_macro_errors_then_denoise(ij):
+    """Bad options and a missing image abort the macro with the message; the command then
+    still works and returns a denoised image of the same type and calibration."""
+    from fm2s.imagej.batch.runner import MacroError
+
+    new16 = 'newImage("src", "16-bit ramp", 40, 32, 2);'
+    for options, message in [
+        ("preset=nope", "unknown preset 'nope'; choose one of: confocal"),
+        ("noise_level=avg3", "unknown noise level 'avg3'"),
+        ("seed=abc", "seed must be a whole number"),
+        ("colour=red", "unknown option(s) colour"),
+    ]:
+        with pytest.raises(MacroError) as info:
+            _run(f'{new16} run("FM2S Denoise", "{options}"); print("NOT REACHED");')
+        assert "FM2S Denoise: " in str(info.value) and message in str(info.value)
+    with pytest.raises(MacroError, match="there is no image open"):
+        _run('close("*"); run("FM2S Denoise", "seed=0");')
+
+    result = _run(
+        'setBatchMode(true);'
+        'newImage("cells", "16-bit ramp", 40, 32, 2);'
+        'setVoxelSize(0.2, 0.3, 0.5, "micron");'
+        'src = getImageID(); before = getValue("Mean");'
+        f'run("FM2S Denoise", "preset=confocal noise_level=avg1 {QUICK}");'
+        'title = getTitle(); depth = bitDepth(); n = nSlices; out = getImageID();'
+        'getVoxelSize(pw, ph, pd, unit); info = getMetadata("Info");'
+        'if (indexOf(info, "fm2s_preset = confocal") < 0) info = "MISSING";'
+        'after = getValue("Mean");'
+        'selectImage(src); same = getValue("Mean") == before;'
+        'return title+"|"+depth+"|"+n+"|"+pw+"|"+ph+"|"+pd+"|"+unit+"|"+(out!=src)+"|"+same'
+        '+"|"+info+"|"+after+"|"+before;'
+    )
+    parts = result.split("|")
+    assert parts[:9] == ["cells-FM2S", "16", "2", "0.2", "0.3", "0.5", "microns", "1", "1"]
+    assert "fm2s_seed = 0" in parts[9]
+    assert abs(float(parts[10]) - float(parts[11])) < 0.2 * float(parts[11])
+
+
+def test_rgb_image_is_denoised_per_channel(ij):
+    from fm2s.imagej.command import denoise_imageplus
+    from fm2s.imagej.convert import from_imageplus
+
+    imp = ij.IJ.createImage("colour", "RGB random", 32, 32, 1)
+    before = from_imageplus(imp).values.copy()
+    out = denoise_imageplus(imp, f"preset=confocal {QUICK}")
+    assert out.getType() == ij.ImagePlus.COLOR_RGB and str(out.getTitle()) == "colour-FM2S"
+    result = from_imageplus(out)
+    assert result.dims == ("ch", "row", "col") and result.dtype == np.uint8
+    assert not np.array_equal(result.values, before)
+    np.testing.assert_array_equal(from_imageplus(imp).values, before)
+    assert "fm2s_preset = confocal" in str(out.getInfoProperty())

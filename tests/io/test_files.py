@@ -1,0 +1,53 @@
+"""Output files (fm2s.io.files): atomic, never over an existing file unless asked, normal permissions."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from fm2s import io
+
+
+def test_never_overwrites_unless_asked(tmp_path):
+    path = tmp_path / "out.tif"
+    first = np.zeros((16, 16), np.uint8)
+    io.write_tiff(path, first)
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="already exists.*overwrite=True"):
+        io.write_tiff(path, np.full((16, 16), 9, np.uint8))
+    assert path.read_bytes() == before
+    io.write_tiff(path, np.full((16, 16), 9, np.uint8), overwrite=True)
+    assert io.read_tiff(path).values.max() == 9
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tif"]  # no temporary left
+
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "half.tif"
+
+    def failing_writer(tmp):
+        tmp.write_bytes(b"partial")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        io.atomic_write(target, failing_writer)
+    assert list(tmp_path.iterdir()) == []
+
+    # an existing file survives a failed overwrite untouched
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        io.atomic_write(target, failing_writer, overwrite=True)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["half.tif"]
+
+
+
+def test_written_file_gets_normal_permissions(tmp_path):
+    path = tmp_path / "perm.tif"
+    io.write_tiff(path, np.zeros((16, 16), np.uint8))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
