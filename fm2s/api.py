@@ -19,9 +19,11 @@ import numpy as np
 
 from . import axes
 from ._version import __version__
+from .errors import ImageError
 from .intensity import IntensityMap, check_dtype, intensity_map_for
 from .options import OPTIONS, Options, validate_options
 from .out_of_memory import explain_out_of_memory
+from .planes import DataPlanes, PlaneLayout, UnitPlanes
 
 log = logging.getLogger("fm2s")
 
@@ -172,7 +174,7 @@ def denoise_with_metadata(
         data = np.asarray(image)
         row, col, ch = axes.numpy_axes(data.ndim, plane_axes, channel_axis)
 
-    check_image(data, row, col)
+    check_image(data, row, col, numpy_input=not is_dataarray)
     n_planes = data.size // (data.shape[row] * data.shape[col])
     run = resolve_run(validate_options(**options), n_planes)
     try:
@@ -193,37 +195,44 @@ def denoise_with_metadata(
 def resolve_run(options: Options, n_planes: int) -> Run:
     """Resolve validated options for an image of ``n_planes`` planes per channel.
 
-    Draws the seed when none was given, finds the device and the stack mode.
+    Draws the seed when none was given, finds the device and the stack mode, and caps the
+    threads at the CPU cores the process may use.
     """
     from .engine.plan import resolve_stack_mode
-    from .engine.runtime import resolve_device
+    from .engine.runtime import capped_threads, resolve_device
 
     schedule = options.schedule
     mode = resolve_stack_mode(options.stack_mode, schedule.crop is not None, schedule.name,
                               n_planes)
     seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
+    threads = capped_threads(options.num_threads)
+    if threads != options.num_threads:
+        options = dataclasses.replace(options, values={**options.values, "num_threads": threads})
     return Run(options, seed, resolve_device(options.device), mode)
 
 
-def check_image(data: np.ndarray, row: int, col: int) -> None:
-    """Raise a clear ValueError if ``data`` cannot be denoised (type, emptiness, NaN, size)."""
+def check_image(data: np.ndarray, row: int, col: int, *, numpy_input: bool = True) -> None:
+    """Raise a clear :class:`fm2s.errors.ImageError` if ``data`` cannot be denoised (type,
+    emptiness, NaN, size)."""
     check_dtype(data.dtype)
     if data.size == 0:
-        raise ValueError(f"the image is empty (shape {data.shape})")
+        raise ImageError(f"the image is empty (shape {data.shape})")
     h, w = data.shape[row], data.shape[col]
     if min(h, w) < axes.MIN_PLANE_SIDE:
-        raise ValueError(
+        hint = {"python": "if the last axis holds colour channels, pass channel_axis=-1"} \
+            if numpy_input else None
+        raise ImageError(
             f"image planes are {h} x {w} pixels (shape {data.shape}, plane axes {row}, {col}); "
-            f"FM2S needs at least {axes.MIN_PLANE_SIDE} x {axes.MIN_PLANE_SIDE}. "
-            "If the last axis holds colour channels, pass channel_axis=-1"
-        )
+            f"FM2S needs at least {axes.MIN_PLANE_SIDE} x {axes.MIN_PLANE_SIDE}", hint)
     if np.issubdtype(data.dtype, np.floating):
         bad = int(np.count_nonzero(~np.isfinite(data)))
         if bad:
-            raise ValueError(
-                f"the image contains {bad} NaN or infinite pixel(s); replace them first "
-                "(e.g. numpy.nan_to_num(image, nan=0.0))"
-            )
+            raise ImageError(
+                f"the image contains {bad} NaN or infinite pixel(s); replace them first", {
+                    "python": "e.g. numpy.nan_to_num(image, nan=0.0)",
+                    "cli": "e.g. Fiji: Process > Math > Remove NaNs...",
+                    "macro": 'e.g. run("Remove NaNs...", "radius=2");',
+                })
 
 
 def _denoise_array(
@@ -234,40 +243,40 @@ def _denoise_array(
     run: Run,
     progress: ProgressCallback | None,
 ) -> tuple[np.ndarray, list[IntensityMap]]:
+    """Denoise ``data`` channel by channel, plane by plane, into a new array of its layout.
+
+    Memory: the input, the output and the planes being worked on (:mod:`fm2s.planes`).
+    """
     from .engine.pipeline import denoise_stack
     from .engine.runtime import cpu_threads, make_generators
 
-    stack_axes = [a for a in range(data.ndim) if a not in (row, col, ch)]
-    order = ([ch] if ch is not None else []) + stack_axes + [row, col]
-    moved = np.transpose(data, order)
-    n_ch = data.shape[ch] if ch is not None else 1
+    layout = PlaneLayout(row, col, ch)
+    out = np.empty_like(data, order="C")
+    sources, targets = layout.channels(data), layout.channels(out)
+    n_ch, n_stack = len(sources), int(np.prod(sources[0].shape[:-2], dtype=np.int64))
     h, w = data.shape[row], data.shape[col]
-    blocks = moved.reshape(n_ch, -1, h, w)
-    n_stack = blocks.shape[1]
-    out = np.empty(blocks.shape, dtype=data.dtype)
     maps: list[IntensityMap] = []
     opts = run.options
     log.info("fm2s: %d channel(s) x %d plane(s) of %d x %d on %s, schedule %s, stack mode %s",
              n_ch, n_stack, h, w, run.device, opts.schedule.name, run.stack_mode)
     method = run.method()
     with cpu_threads(opts.num_threads):
-        for c in range(n_ch):
+        for c, (source, target) in enumerate(zip(sources, targets)):
             # Each channel has its own generators, so a channel's result does not depend on
             # the channels before it (denoising it alone gives the same pixels).
             cpu_gen, dev_gen = make_generators(channel_seed(run.seed, c), run.device)
-            imap = intensity_map_for(blocks[c], opts.intensity_range)
+            imap = intensity_map_for(source, opts.intensity_range)
             maps.append(imap)
             on_progress = None
             if progress is not None:
                 on_progress = _channel_progress(progress, c, n_ch, n_stack)
-            unit = denoise_stack(
-                imap.to_unit(blocks[c]), method, stack_mode=run.stack_mode, device=run.device,
+            denoise_stack(
+                UnitPlanes(source, imap), method, stack_mode=run.stack_mode, device=run.device,
                 cpu_generator=cpu_gen, device_generator=dev_gen, tile=opts.tile,
                 bias_sigma=opts.bias_sigma, progress=on_progress,
+                out=DataPlanes(target, imap),
             )
-            out[c] = imap.from_unit(unit, data.dtype)
-    restored = out.reshape(moved.shape)
-    return np.ascontiguousarray(np.transpose(restored, np.argsort(order))), maps
+    return out, maps
 
 
 def channel_seed(seed: int, channel: int) -> int:

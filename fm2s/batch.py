@@ -1,27 +1,53 @@
-"""Denoising files: which inputs, which outputs, and one file from reading to an atomic write.
+"""Denoising files: which inputs, which outputs, and one job from reading to an atomic write.
 
 The rules every front-end that writes files keeps (the ``fm2s`` command now, cluster workers
-next): never write over an input, skip outputs that exist (so running the same batch again
-resumes it), write each output atomically (:func:`fm2s.io.files.atomic_write`), and go on past a
-file that fails.
+next): never write over an input; skip outputs that exist (running the same batch again
+resumes it); write each output atomically (:func:`fm2s.io.files.atomic_write`); go on past a
+file that fails; never let two runs compute the same output (a lock per output,
+:func:`claim`); leave nothing behind when stopped (temporary files of killed runs are removed by
+the next run, :func:`remove_stale_temporaries`). Every image of an input is denoised: each
+series of a multi-series TIFF (OME positions) becomes an output of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
+import os
+import re
+import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .io.files import IMAGE_SUFFIXES, file_id, is_output_name, output_path
+from .io.files import IMAGE_SUFFIXES, OUTPUT_SUFFIX, file_id, is_output_name, output_path
+
+#: Temporary files of :func:`fm2s.io.files.atomic_write`: ``.<output name>.<8 hex>.tmp``.
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{8}\.tmp$")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One image to denoise: the input file, its series (None: the only one), the output."""
+
+    src: Path
+    out: Path
+    series: int | None = None
+
+    @property
+    def label(self) -> str:
+        """How messages name the job."""
+        return str(self.src) if self.series is None else f"{self.src} (series {self.series + 1})"
 
 
 @dataclass
 class BatchPlan:
-    """Inputs paired with their outputs, and the inputs refused (one message each)."""
+    """The jobs, and the inputs refused (one message each)."""
 
-    jobs: list[tuple[Path, Path]] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
 
@@ -31,11 +57,6 @@ def collect_inputs(inputs: Sequence[str | Path]) -> tuple[list[Path], list[str]]
     Folders contribute their ``.tif``/``.tiff``/``.png`` files (not recursive; hidden files
     and earlier outputs ``*_fm2s.tif`` are left out). Files named explicitly are taken
     whatever their suffix.
-
-    Parameters
-    ----------
-    inputs : sequence of str or Path
-        Paths given by the user.
 
     Returns
     -------
@@ -71,38 +92,138 @@ def collect_inputs(inputs: Sequence[str | Path]) -> tuple[list[Path], list[str]]
 
 
 def plan_batch(inputs: Sequence[str | Path], outdir: Path) -> BatchPlan:
-    """Pair every input file with its output in ``outdir``; refuse outputs that are inputs or
-    that two inputs would share."""
+    """Pair every image of every input file with its output in ``outdir``.
+
+    Refuses outputs that are inputs or that two inputs would share; an output path that cannot
+    be resolved (a symbolic-link loop) fails that input only.
+    """
+    from .io import series_count
+
     files, errors = collect_inputs(inputs)
     plan = BatchPlan(errors=errors)
     input_keys = {f.resolve() for f in files}
     input_ids = {file_id(f) for f in files} - {None}  # also catches links, case-folding
     planned: dict[Path, Path] = {}
     for f in files:
-        out = output_path(f, outdir)
-        key = out.resolve()
-        if key in input_keys or file_id(out) in input_ids:
-            plan.errors.append(f"{f}: refusing to write {out}: it is one of the inputs "
-                               "(choose another output folder)")
-        elif key in planned:
-            plan.errors.append(f"{f}: its output {out} would also be the output of "
-                               f"{planned[key]} (rename one, or denoise them into different "
-                               "folders)")
-        else:
-            planned[key] = f
-            plan.jobs.append((f, out))
+        try:
+            n_series = series_count(f)
+        except (OSError, ValueError):
+            n_series = 1  # unreadable: reading it fails the job, with the reader's message
+        series: list[int | None] = [None] if n_series <= 1 else list(range(n_series))
+        for k in series:
+            out = output_path(f, outdir) if k is None else \
+                outdir / f"{f.stem}_s{k + 1}{OUTPUT_SUFFIX}"
+            try:
+                key = out.resolve()
+            except (OSError, RuntimeError) as exc:
+                plan.errors.append(f"{f}: cannot use the output path {out}: {exc}")
+                continue
+            if key in input_keys or file_id(out) in input_ids:
+                plan.errors.append(f"{f}: refusing to write {out}: it is one of the inputs "
+                                   "(choose another output folder)")
+            elif key in planned:
+                plan.errors.append(f"{f}: its output {out} would also be the output of "
+                                   f"{planned[key]} (rename one, or denoise them into "
+                                   "different folders)")
+            else:
+                planned[key] = f
+                plan.jobs.append(Job(f, out, k))
     return plan
 
 
+@contextlib.contextmanager
+def claim(out: Path) -> Iterator[bool]:
+    """Hold the lock of output ``out`` for the block; yields False if another run holds it.
+
+    The lock is ``flock`` on ``.<name>.lock`` beside the output: the kernel releases it when
+    its process ends, however it ends, so a killed run never leaves a lock that blocks the
+    next. The lock file is removed when the block ends.
+    """
+    lock = out.with_name(f".{out.name}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(lock)
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temporaries(outdir: Path, names: set[str]) -> list[Path]:
+    """Remove temporary files that killed runs left for outputs called ``names``.
+
+    A temporary file is stale when no run holds its output's lock (a run that still writes
+    holds it). Returns the files removed.
+    """
+    removed = []
+    for path in outdir.iterdir():
+        match = _TEMPORARY.match(path.name)
+        if match is None or match.group("name") not in names:
+            continue
+        with claim(outdir / match.group("name")) as free:
+            if free:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed.append(path)
+    return removed
+
+
+class OutputFolderError(OSError):
+    """The output folder cannot take the outputs (not writable, or too little space)."""
+
+
+def check_output_folder(outdir: Path, needed: int) -> None:
+    """Make sure files can be written to ``outdir`` and ``needed`` bytes fit, before any work.
+
+    Raises
+    ------
+    OutputFolderError
+        Naming the folder and what is wrong.
+    """
+    probe = outdir / f".fm2s-write-test.{os.getpid()}"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputFolderError(f"cannot write to the output folder {outdir}: "
+                                f"{exc.strerror or exc}") from None
+    check_free_space(outdir, needed)
+
+
+def check_free_space(outdir: Path, needed: int) -> None:
+    """Raise :class:`OutputFolderError` if ``outdir``'s file system has less than ``needed``
+    bytes free."""
+    free = shutil.disk_usage(outdir).free
+    if free < needed:
+        raise OutputFolderError(
+            f"no space for the output in {outdir}: it needs {needed / 2**20:.1f} MiB, "
+            f"{free / 2**20:.1f} MiB are free")
+
+
+def explain_write_error(exc: OSError, out: Path) -> OSError:
+    """``exc`` with a message a user can act on (a full disk says so)."""
+    if exc.errno == errno.ENOSPC or "requested and" in str(exc):
+        free = shutil.disk_usage(out.parent).free
+        return OSError(errno.ENOSPC, f"No space left on device while writing {out} "
+                       f"({free / 2**20:.1f} MiB free); nothing was written")
+    return exc
+
+
 def denoise_file(
-    src: Path,
-    out: Path,
+    job: Job,
     options: dict[str, Any],
     *,
     overwrite: bool = False,
     on_fraction: Callable[[float], None] | None = None,
 ) -> float:
-    """Read ``src``, denoise it with ``options`` and write ``out`` atomically.
+    """Read ``job``'s image, denoise it with ``options`` and write its output atomically.
 
     Returns
     -------
@@ -113,7 +234,7 @@ def denoise_file(
     from .io import read_image, write_tiff
 
     started = time.perf_counter()
-    image = read_image(src)
+    image = read_image(job.src, series=job.series or 0)
 
     def progress(event: Any) -> None:
         if on_fraction is not None:
@@ -121,6 +242,11 @@ def denoise_file(
 
     result, meta = denoise_with_metadata(image, progress=progress, **options)
     meta = dict(meta)
-    meta["fm2s_source"] = src.name
-    write_tiff(out, result, meta, overwrite=overwrite)
+    meta["fm2s_source"] = job.src.name if job.series is None else \
+        f"{job.src.name} (series {job.series + 1})"
+    check_free_space(job.out.parent, int(result.nbytes))
+    try:
+        write_tiff(job.out, result, meta, overwrite=overwrite)
+    except OSError as exc:
+        raise explain_write_error(exc, job.out) from exc
     return time.perf_counter() - started

@@ -96,7 +96,7 @@ def run_demo(
     -------
     DemoResult
     """
-    from .batch import denoise_file
+    from .batch import Job, denoise_file
     from .io import read_image, to_dataarray, write_tiff
     from .metrics import psnr, ssim
 
@@ -113,7 +113,7 @@ def run_demo(
         "(cells, filaments, puncta; about 40 photons at the brightest pixel), written to "
         f"{files['noisy']}; denoising it with the default settings, as `fm2s denoise` does.")
     options = {"seed": seed} if num_threads is None else {"seed": seed, "num_threads": num_threads}
-    seconds = denoise_file(files["noisy"], files["denoised"], options, overwrite=True)
+    seconds = denoise_file(Job(files["noisy"], files["denoised"]), options, overwrite=True)
     result = read_image(files["denoised"])
     denoised = np.asarray(result.values)
     scores = {name: psnr(clean, image, SAMPLE_RANGE)

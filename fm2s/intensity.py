@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ImageError
+
 SUPPORTED_DTYPES = ("uint8", "uint16", "int16", "float32", "float64")
 
 
@@ -39,14 +41,19 @@ class IntensityMap:
     def to_unit(self, data: np.ndarray) -> np.ndarray:
         """Map data to float32 in [0, 1] (clipped).
 
-        Computed in float32 (float64 for float64 data) in place, so a large plane costs one
-        float copy: uint8 / 255 and integer differences are exact there.
+        Computed in float32 (float64 for float64 data, and for data whose range float32 cannot
+        hold) in place, so a large plane costs one float copy: uint8 / 255 and integer
+        differences are exact there.
         """
-        scale = self.hi - self.lo
-        unit = data.astype(_work_dtype(data.dtype))
-        if scale > 0:
-            unit -= self.lo
-            unit /= scale
+        unit = data.astype(self._work_dtype(data.dtype))
+        if self.hi > self.lo:
+            if np.isfinite(self.hi - self.lo):
+                unit -= self.lo
+                unit /= self.hi - self.lo
+            else:  # a range wider than float64 holds (+-1e308): halve everything first
+                unit *= 0.5
+                unit -= 0.5 * self.lo
+                unit /= 0.5 * self.hi - 0.5 * self.lo
             np.clip(unit, 0.0, 1.0, out=unit)
         else:
             unit[...] = 0.0
@@ -54,15 +61,19 @@ class IntensityMap:
 
     def from_unit(self, unit: np.ndarray, dtype: np.dtype) -> np.ndarray:
         """Map [0, 1] values back to data values of ``dtype`` (rounded and clipped for integers)."""
-        values = unit.astype(_work_dtype(np.dtype(dtype)))
-        values *= self.hi - self.lo
-        values += self.lo
+        values = unit.astype(self._work_dtype(np.dtype(dtype)))
+        if np.isfinite(self.hi - self.lo):
+            values *= self.hi - self.lo
+            values += self.lo
+        else:  # lo * (1 - u) + hi * u: each term finite
+            values = self.lo * (1.0 - values) + self.hi * values
         return _cast_in_place(values, dtype)
 
-
-def _work_dtype(dtype: np.dtype) -> type:
-    """float64 for float64 data (keeps its precision), float32 otherwise (memory)."""
-    return np.float64 if dtype == np.float64 else np.float32
+    def _work_dtype(self, dtype: np.dtype) -> type:
+        """float64 for float64 data (its precision) and for ranges float32 cannot hold (beyond
+        +-1e37: the steps of the map would overflow); float32 otherwise (memory)."""
+        wide = max(abs(self.lo), abs(self.hi), self.hi - self.lo) > 1e37
+        return np.float64 if dtype == np.float64 or wide else np.float32
 
 
 def _cast_in_place(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -79,16 +90,20 @@ def check_dtype(dtype: np.dtype) -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype.name in SUPPORTED_DTYPES:
         return dtype
+    to_float = {"cli": "convert the file to 32-bit float first (Fiji: Image > Type > 32-bit)",
+                "macro": 'convert it to 32-bit first: run("32-bit");'}
     if dtype == np.bool_:
-        hint = "a binary mask has no noise to remove; convert with image.astype('uint8') * 255 if you really mean it"
+        fixes = {"python": "a binary mask has no noise to remove; convert with "
+                           "image.astype('uint8') * 255 if you really mean it"}
     elif np.issubdtype(dtype, np.complexfloating):
-        hint = "denoise the magnitude (numpy.abs) instead"
+        fixes = {"python": "denoise the magnitude (numpy.abs) instead"}
     elif np.issubdtype(dtype, np.integer):
-        hint = "convert it to float32 first (image.astype('float32')); the output will then be float32"
+        fixes = {"python": "convert it to float32 first (image.astype('float32')); the output "
+                           "will then be float32", **to_float}
     else:
-        hint = "convert it to float32 first"
-    raise ValueError(
-        f"unsupported pixel type {dtype.name}; FM2S accepts {', '.join(SUPPORTED_DTYPES)} ({hint})"
+        fixes = {"python": "convert it to float32 first", **to_float}
+    raise ImageError(
+        f"unsupported pixel type {dtype.name}; FM2S accepts {', '.join(SUPPORTED_DTYPES)}", fixes
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -141,20 +142,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..engine.runtime import own_process
 
     own_process()  # this process is fm2s's: see fm2s.engine.runtime
+    previous = signal.signal(signal.SIGTERM, _stop)
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:
         print(f"fm2s {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("fm2s: interrupted; finished files are kept, re-run the same command to resume",
-              file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+        print(f"\nfm2s: stopped by {signal.Signals(signum).name}; finished files are kept, "
+              "re-run the same command to resume", file=sys.stderr)
+        return 128 + signum
     except BrokenPipeError:  # e.g. `fm2s presets | head`
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM (a cluster's time limit, ``kill``): unwinds like Ctrl-C, so that no temporary
+    file is left behind."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise Stopped(signum)
 
 
 _HANDLER_MARK = "_fm2s_cli_handler"

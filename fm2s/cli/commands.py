@@ -49,10 +49,11 @@ def denoise_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def denoise_command(args: argparse.Namespace) -> int:
-    """Handle ``fm2s denoise``: plan the batch, denoise file by file, report."""
+    """Handle ``fm2s denoise``: plan the batch, check the output folder, denoise job by job."""
     from tqdm import tqdm
 
-    from ..batch import denoise_file, plan_batch
+    from ..batch import OutputFolderError, check_output_folder, plan_batch, remove_stale_temporaries
+    from ..io import image_nbytes
 
     options = denoise_options(args)
     outdir = Path(args.output)
@@ -66,41 +67,64 @@ def denoise_command(args: argparse.Namespace) -> int:
     plan = plan_batch(args.inputs, outdir)
     for message in plan.errors:
         print(f"error: {message}", file=sys.stderr)
-    failed = len(plan.errors)
+    stale = remove_stale_temporaries(outdir, {job.out.name for job in plan.jobs})
+    if stale:
+        print(f"fm2s: removed {len(stale)} temporary file(s) left by a run that was stopped",
+              file=sys.stderr)
+    todo = [job for job in plan.jobs if args.overwrite or not job.out.exists()]
+    try:
+        first = image_nbytes(todo[0].src, todo[0].series or 0) if todo else 0
+    except (OSError, ValueError, IndexError):
+        first = 0  # unreadable: the job fails with the reader's message
+    try:
+        check_output_folder(outdir, first)
+    except OutputFolderError as exc:
+        raise UsageError(str(exc)) from None
 
-    done = skipped = 0
+    counts = {"done": 0, "skipped": 0, "failed": len(plan.errors)}
     started = time.perf_counter()
     bar = tqdm(total=len(plan.jobs), unit="file", disable=True if args.no_progress else None,
                bar_format="{l_bar}{bar}| {n:.2f}/{total_fmt} files [{elapsed}<{remaining}{postfix}]",
                file=sys.stderr, dynamic_ncols=True)
     try:
-        for index, (src, out) in enumerate(plan.jobs):
-            bar.set_postfix_str(src.name, refresh=False)
-            if out.exists() and not args.overwrite:
-                tqdm.write(f"skip {src}: {out} exists (use --overwrite to redo it)",
-                           file=sys.stdout)
-                skipped += 1
-                _advance(bar, index + 1)
-                continue
-            try:
-                seconds = denoise_file(src, out, options, overwrite=args.overwrite,
-                                       on_fraction=lambda f, i=index: _advance(bar, i + f))
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:  # one bad file must not stop the batch
-                failed += 1
-                log.debug("fm2s: %s failed", src, exc_info=True)
-                tqdm.write(f"error: {src}: {_one_line(exc)}", file=sys.stderr)
-            else:
-                done += 1
-                tqdm.write(f"wrote {out} ({seconds:.1f} s)", file=sys.stdout)
+        for index, job in enumerate(plan.jobs):
+            bar.set_postfix_str(job.src.name, refresh=False)
+            outcome, text = _run_job(job, options, args.overwrite,
+                                     lambda f, i=index: _advance(bar, i + f))
+            counts[outcome] += 1
+            tqdm.write(text, file=sys.stderr if outcome == "failed" else sys.stdout)
             _advance(bar, index + 1)
     finally:
         bar.close()
     total = time.perf_counter() - started
-    print(f"fm2s: {done} denoised, {skipped} skipped, {failed} failed in {total:.1f} s",
-          file=sys.stderr)
-    return 1 if failed else 0
+    print(f"fm2s: {counts['done']} denoised, {counts['skipped']} skipped, {counts['failed']} "
+          f"failed in {total:.1f} s", file=sys.stderr)
+    return 1 if counts["failed"] else 0
+
+
+def _run_job(job: Any, options: dict[str, Any], overwrite: bool,
+             on_fraction: Any) -> tuple[str, str]:
+    """Denoise one job under its output's lock; returns (done|skipped|failed, a line to print)."""
+    from ..batch import claim, denoise_file
+
+    if job.out.exists() and not overwrite:
+        return "skipped", f"skip {job.label}: {job.out} exists (use --overwrite to redo it)"
+    try:
+        with claim(job.out) as mine:
+            if not mine:
+                return "skipped", f"skip {job.label}: another fm2s run is writing {job.out}"
+            if job.out.exists() and not overwrite:  # finished by another run meanwhile
+                return "skipped", f"skip {job.label}: {job.out} exists (use --overwrite to redo it)"
+            seconds = denoise_file(job, options, overwrite=overwrite, on_fraction=on_fraction)
+    except KeyboardInterrupt:
+        raise
+    except FileExistsError:
+        return "failed", (f"error: {job.label}: {job.out} appeared while it was being "
+                          "denoised (another program?); it was kept: use --overwrite to replace it")
+    except Exception as exc:  # one bad file must not stop the batch
+        log.debug("fm2s: %s failed", job.label, exc_info=True)
+        return "failed", f"error: {job.label}: {_one_line(exc)}"
+    return "done", f"wrote {job.out} ({seconds:.1f} s)"
 
 
 def _advance(bar: Any, position: float) -> None:
@@ -110,8 +134,11 @@ def _advance(bar: Any, position: float) -> None:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if type(exc).__name__ not in ("ValueError", "OptionError") and not isinstance(exc, OSError):
+    from ..errors import ImageError
+
+    text = exc.for_front_end("cli") if isinstance(exc, ImageError) else str(exc)
+    text = " ".join(text.split()) or type(exc).__name__
+    if not isinstance(exc, (ValueError, OSError, MemoryError)):
         text = f"{type(exc).__name__}: {text}"
     return text
 

@@ -57,6 +57,16 @@ class ProgressEvent:
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
+class Planes(Protocol):
+    """``(H, W)`` float32 planes in [0, 1], one at a time (an ``(N, H, W)`` array is one)."""
+
+    def __len__(self) -> int:
+        """The number of planes."""
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        """Plane ``index``."""
+
+
 class Method(Protocol):
     """What the pipeline needs of a denoising method."""
 
@@ -85,7 +95,7 @@ class Method(Protocol):
 
 
 def denoise_stack(
-    planes: np.ndarray,
+    planes: Planes,
     method: Method,
     *,
     stack_mode: str,
@@ -95,14 +105,18 @@ def denoise_stack(
     tile: int | None,
     bias_sigma: float | None = None,
     progress: ProgressCallback | None = None,
-) -> np.ndarray:
-    """Denoise ``(N, H, W)`` float32 planes in [0, 1]; returns float32 planes in [0, 1].
+    out: Any = None,
+) -> Any:
+    """Denoise float32 planes in [0, 1] (``(N, H, W)``, or read one by one) into ``out``.
 
     ``stack_mode`` must already be resolved (see :func:`fm2s.engine.plan.resolve_stack_mode`).
     With ``bias_sigma`` the output's local mean is put back on the input's
-    (:func:`fm2s.engine.bias.restore_local_mean`).
+    (:func:`fm2s.engine.bias.restore_local_mean`). ``out`` takes plane ``i`` as
+    ``out[i] = plane`` (default: a new ``(N, H, W)`` float32 array); it is returned. Planes are
+    read one at a time, a shared model's training planes (at most ``MAX_SHARED_PLANES``)
+    together.
     """
-    n = planes.shape[0]
+    n = len(planes)
     full = method.training_steps()
     train_units = full * (1 if stack_mode == "shared" else n)
     if stack_mode == "warm_start" and n > 1:
@@ -121,7 +135,8 @@ def denoise_stack(
         report("train", done, n_steps)
 
     def train(indices: list[int], model: torch.nn.Module | None, fraction: float = 1.0) -> Any:
-        return method.train(method.prepare(planes[indices], device), model, fraction=fraction,
+        chosen = np.stack([planes[i] for i in indices])
+        return method.train(method.prepare(chosen, device), model, fraction=fraction,
                             cpu_generator=cpu_generator, device_generator=device_generator,
                             on_step=on_step)
 
@@ -136,7 +151,8 @@ def denoise_stack(
         report("denoise", 0, 0)
         return result
 
-    out = np.empty(planes.shape, dtype=np.float32)
+    if out is None:
+        out = np.empty((n, *planes[0].shape), dtype=np.float32)
     if stack_mode == "shared":
         chosen = np.unique(np.linspace(0, n - 1, min(n, MAX_SHARED_PLANES)).round().astype(int))
         model = train(chosen.tolist(), None)

@@ -29,7 +29,7 @@ class NoImageError(RuntimeError):
 
 
 class Cancelled(Exception):
-    """The person cancelled the dialog."""
+    """The person cancelled the dialog, or pressed Esc while the command ran."""
 
 
 def _ij() -> Any:
@@ -58,8 +58,17 @@ class ImageJProgress:
         self._phase: str | None = None
 
     def __call__(self, event: Any) -> None:
-        """Report one progress event (``phase``, ``step``, ``n_steps``, ``plane``, ``fraction``)."""
+        """Report one progress event (``phase``, ``step``, ``n_steps``, ``plane``, ``fraction``).
+
+        Raises
+        ------
+        Cancelled
+            When Esc was pressed in ImageJ (its way to stop a running command).
+        """
         ij = _ij()
+        if ij.escapePressed():
+            raise Cancelled(f"{COMMAND_NAME}: cancelled (Esc) while denoising {self.title}; "
+                            "no image was made")
         if event.phase != self._phase:
             self._phase = event.phase
             what = "training" if event.phase == "train" else "denoising"
@@ -106,6 +115,7 @@ def denoise_imageplus(imp: Any, options: Options | str | None = None, *,
 
     opts = options if isinstance(options, Options) else read_macro_options(options)
     title = str(imp.getTitle())
+    _ij().resetEscape()
     data = from_imageplus(imp)
     start = time.monotonic()
     if progress:
@@ -177,7 +187,7 @@ def run_interactive(source: Any) -> Any:
 
     opts = ask_options() if has_display() else validate_options()
     if opts is None:
-        raise Cancelled()
+        raise Cancelled(f"{COMMAND_NAME}: cancelled")
     seed = opts.seed if opts.seed is not None else secrets.randbelow(2**31)
     opts = validate_options(**{**{k: opts.values[k] for k in opts.given}, "seed": seed})
     out = denoise_imageplus(source, opts)

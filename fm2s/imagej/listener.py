@@ -83,7 +83,9 @@ def report_error(message: str) -> None:
 
 
 def _message(exc: BaseException) -> str:
-    text = str(exc)
+    from ..errors import ImageError
+
+    text = exc.for_front_end("macro") if isinstance(exc, ImageError) else str(exc)
     if hasattr(exc, "stacktrace"):  # a Java exception
         text = str(exc.getMessage() or exc.getClass().getName())
     return text if text.startswith(COMMAND_NAME) else f"{COMMAND_NAME}: {text}"
@@ -112,8 +114,11 @@ def handle_command(options: str | None, *, interactive: bool = False, source: An
             run_interactive(current_image() if source is None else source)
         else:
             run_command(options, source)
-    except Cancelled:
-        return
+    except Cancelled as exc:
+        if interactive:
+            jpype_status(str(exc))
+        else:  # a macro must not go on as if it had the result
+            report_error(str(exc))
     except (CommandError, NoImageError, ValueError, MemoryError) as exc:
         report_error(_message(exc))
     except Exception as exc:  # noqa: BLE001 - a bug must not kill the ImageJ session
@@ -121,6 +126,15 @@ def handle_command(options: str | None, *, interactive: bool = False, source: An
             raise
         log_traceback()
         report_error(_message(exc) + " (details in the Log window)")
+
+
+def jpype_status(text: str) -> None:
+    """Show ``text`` in ImageJ's status bar and Log window."""
+    import jpype
+
+    ij = jpype.JClass("ij.IJ")
+    ij.showStatus(text)
+    ij.log(text)
 
 
 def log_traceback() -> None:

@@ -21,21 +21,59 @@ from ..metadata import Calibration, ImageMetadata
 from .files import IMAGE_SUFFIXES, atomic_write
 from .png import read_png, write_png
 from .tiff import IMAGEJ_DTYPES, read_tiff, write_tiff
+from .tiff import series_count as tiff_series_count
 
 __all__ = [
     "IMAGEJ_DTYPES",
     "IMAGE_SUFFIXES",
     "atomic_write",
+    "image_nbytes",
     "read_image",
     "read_png",
     "read_tiff",
+    "series_count",
     "to_dataarray",
     "write_png",
     "write_tiff",
 ]
 
 
-def read_image(path: str | os.PathLike[str]) -> xr.DataArray:
+def _kind(path: Path) -> str:
+    with open(path, "rb") as fh:
+        magic = fh.read(8)
+    if magic[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    if magic == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    raise ValueError(
+        f"{path.name} is not a TIFF or PNG image (fm2s reads {', '.join(IMAGE_SUFFIXES)})"
+    )
+
+
+def series_count(path: str | os.PathLike[str]) -> int:
+    """How many images (series) a file holds: OME-TIFF positions and the like; 1 for PNG."""
+    path = Path(path)
+    return tiff_series_count(path) if _kind(path) == "tiff" else 1
+
+
+def image_nbytes(path: str | os.PathLike[str], series: int = 0) -> int:
+    """Bytes of the pixels of one image of a file (its size as an uncompressed output); reads
+    headers only."""
+    path = Path(path)
+    if _kind(path) == "tiff":
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            return int(tif.series[series].nbytes)
+    from PIL import Image
+
+    with Image.open(path) as im:
+        bands = 1 if im.mode in ("P", "1", "L", "LA") else len(im.getbands())
+        depth = 2 if im.mode.startswith("I") else 1
+        return im.width * im.height * bands * depth
+
+
+def read_image(path: str | os.PathLike[str], series: int = 0) -> xr.DataArray:
     """Read a TIFF or PNG file into a calibrated DataArray.
 
     Parameters
@@ -43,6 +81,8 @@ def read_image(path: str | os.PathLike[str]) -> xr.DataArray:
     path : str or os.PathLike
         A ``.tif``/``.tiff`` or ``.png`` file (the type is taken from the file's first bytes,
         so a misnamed file still works).
+    series : int
+        Which image of a file that holds several (:func:`series_count`).
 
     Returns
     -------
@@ -57,15 +97,11 @@ def read_image(path: str | os.PathLike[str]) -> xr.DataArray:
         If the file cannot be read.
     """
     path = Path(path)
-    with open(path, "rb") as fh:
-        magic = fh.read(8)
-    if magic[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return read_tiff(path)
-    if magic == b"\x89PNG\r\n\x1a\n":
-        return read_png(path)
-    raise ValueError(
-        f"{path.name} is not a TIFF or PNG image (fm2s reads {', '.join(IMAGE_SUFFIXES)})"
-    )
+    if _kind(path) == "tiff":
+        return read_tiff(path, series)
+    if series != 0:
+        raise ValueError(f"{path.name} holds one image, not {series + 1}")
+    return read_png(path)
 
 
 def to_dataarray(

@@ -20,13 +20,34 @@ _METRES = {
 _SECONDS = {"h": 3600.0, "min": 60.0, "s": 1.0, "ms": 1e-3, "µs": 1e-6, "us": 1e-6, "ns": 1e-9}
 
 
-def ome_calibration(xml: str) -> dict[str, Any]:
-    """Return the calibration of the first image in an OME-XML document.
+def _pixels(xml: str, image: int) -> Any:
+    """The ``Pixels`` element of image ``image`` of an OME-XML document (None if absent)."""
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return None
+    found = [el for el in root.iter() if _local(el.tag) == "Pixels"]
+    return found[image] if image < len(found) else None
+
+
+def ome_channel_names(xml: str, image: int = 0) -> list[str] | None:
+    """The channel names of image ``image`` of an OME-XML document (None if it names none)."""
+    pixels = _pixels(xml, image)
+    if pixels is None:
+        return None
+    names = [el.attrib.get("Name", "") for el in pixels if _local(el.tag) == "Channel"]
+    return names if any(names) else None
+
+
+def ome_calibration(xml: str, image: int = 0) -> dict[str, Any]:
+    """Return the calibration of image ``image`` (the first by default) in an OME-XML document.
 
     Parameters
     ----------
     xml : str
         The OME-XML text (``tifffile.TiffFile.ome_metadata``).
+    image : int
+        Which image (series) of the document.
 
     Returns
     -------
@@ -37,11 +58,7 @@ def ome_calibration(xml: str) -> dict[str, Any]:
         one's unit is unknown (the frame interval is still read); empty for a document
         without a ``Pixels`` element or that cannot be parsed.
     """
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError:
-        return {}
-    pixels = next((el for el in root.iter() if _local(el.tag) == "Pixels"), None)
+    pixels = _pixels(xml, image)
     if pixels is None:
         return {}
     attrs = pixels.attrib

@@ -74,7 +74,8 @@ def read_png(path: str | os.PathLike[str]) -> xr.DataArray:
     else:
         y_spacing = None
     meta = ImageMetadata(Calibration(x_spacing=spacing, y_spacing=y_spacing, unit=unit),
-                         source_path=str(path), source_format="png", source_axes=mode)
+                         source_path=str(path), source_format="png", source_axes=mode,
+                         rgb=arr.ndim == 3 and arr.shape[0] == 3)
     arr = np.ascontiguousarray(arr)
     return xr.DataArray(arr, dims=dim_names, coords=meta.coords(dict(zip(dim_names, arr.shape))),
                         attrs=meta.to_attrs())

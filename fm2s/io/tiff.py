@@ -34,7 +34,7 @@ from ..metadata import (
     split_properties,
 )
 from .files import atomic_write
-from .ome import ome_calibration
+from .ome import ome_calibration, ome_channel_names
 
 #: Pixel types an ImageJ hyperstack TIFF can hold exactly.
 IMAGEJ_DTYPES: tuple[str, ...] = ("uint8", "uint16", "float32")
@@ -55,13 +55,23 @@ _MODELLED = {"unit", "yunit", "zunit", "spacing", "finterval", "fps", "tunit", "
 # -------------------------------------------------------------------------------- reading
 
 
-def read_tiff(path: str | os.PathLike[str]) -> xr.DataArray:
-    """Read the first image series of a TIFF file, keeping ImageJ metadata and calibration.
+def series_count(path: str | os.PathLike[str]) -> int:
+    """The number of image series in a TIFF file (OME-TIFF positions, say); reads headers only."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        return len(tif.series)
+
+
+def read_tiff(path: str | os.PathLike[str], series: int = 0) -> xr.DataArray:
+    """Read one image series of a TIFF file, keeping ImageJ metadata and calibration.
 
     Parameters
     ----------
     path : str or os.PathLike
         An ImageJ hyperstack or any TIFF tifffile can read (OME, plain, fm2s "shaped" JSON).
+    series : int
+        Which series (0: the first; :func:`series_count` says how many there are).
 
     Returns
     -------
@@ -80,22 +90,27 @@ def read_tiff(path: str | os.PathLike[str]) -> xr.DataArray:
     with tifffile.TiffFile(path) as tif:
         if not tif.series or len(tif.pages) == 0:
             raise ValueError(f"{path.name} contains no image (empty or truncated TIFF)")
-        series = tif.series[0]
-        data = series.asarray()
-        letters = series.axes
+        if not 0 <= series < len(tif.series):
+            raise ValueError(f"{path.name} has {len(tif.series)} image series, not {series + 1}")
+        chosen = tif.series[series]
+        data = chosen.asarray()
+        letters = chosen.axes
+        rgb = "S" in letters and data.shape[letters.index("S")] == 3 and \
+            int(tif.pages[0].photometric) == 2  # PHOTOMETRIC.RGB
         resolution = _page_resolution(tif.pages[0])
         if tif.is_imagej:
             meta, source_format = _from_imagej(dict(tif.imagej_metadata or {}), resolution), "imagej-tiff"
         else:
             shaped = dict(tif.shaped_metadata[0]) if tif.is_shaped and tif.shaped_metadata else {}
             ome = tif.ome_metadata if tif.is_ome else None
-            meta = _from_plain(resolution, ome, shaped)
+            meta = _from_plain(resolution, ome, shaped, series)
             source_format = "ome-tiff" if ome else "tiff"
     try:
         dims = axes.dims_of_letters(letters)
     except ValueError as exc:
         raise ValueError(f"{path.name}: {exc}") from None
     meta.source_path, meta.source_format, meta.source_axes = str(path), source_format, letters
+    meta.rgb = rgb
     da = xr.DataArray(data, dims=dims)
     da = axes.in_order(da)
     return xr.DataArray(da.values, dims=da.dims, coords=meta.coords(dict(da.sizes)),
@@ -150,7 +165,8 @@ def _from_imagej(ij: dict[str, Any], resolution: tuple[Any, Any, Any]) -> ImageM
     return meta
 
 
-def _from_plain(resolution: tuple[Any, Any, Any], ome: str | None, shaped: dict[str, Any]) -> ImageMetadata:
+def _from_plain(resolution: tuple[Any, Any, Any], ome: str | None, shaped: dict[str, Any],
+                series: int = 0) -> ImageMetadata:
     meta = ImageMetadata()
     cal = meta.calibration
     xres, yres, res_unit = resolution
@@ -158,8 +174,9 @@ def _from_plain(resolution: tuple[Any, Any, Any], ome: str | None, shaped: dict[
     if scale is not None and xres and yres:
         cal.unit, cal.x_spacing, cal.y_spacing = "um", scale / xres, scale / yres
     if ome:
-        for key, value in ome_calibration(ome).items():  # OME's sizes win over the tags
+        for key, value in ome_calibration(ome, series).items():  # OME's sizes win over tags
             setattr(cal, key, value)
+        meta.channel_names = ome_channel_names(ome, series)
     if shaped:
         meta = ImageMetadata.from_attrs(dict(shaped.get("metadata") or {}))
         exact = dict(shaped.get(CALIBRATION_PROPERTY) or {})
@@ -269,11 +286,17 @@ def write_tiff(
     if metadata is not None:
         meta.provenance = {str(k): v for k, v in dict(metadata).items()}
     meta.provenance = jsonable(meta.provenance)
+    rgb = meta.rgb and data.dtype == np.uint8 and "C" in letters and \
+        data.shape[letters.index("C")] == 3
+    if rgb:  # one colour image: samples last, as ImageJ's RGB TIFFs hold them
+        channel = letters.index("C")
+        data = np.ascontiguousarray(np.moveaxis(data, channel, -1))
+        letters = letters[:channel] + letters[channel + 1:] + "S"
     if data.dtype.name in IMAGEJ_DTYPES:
         kwargs = _imagej_kwargs(meta, letters, data.shape)
     else:
         kwargs = _shaped_kwargs(meta, letters)
-    kwargs["photometric"] = "minisblack"
+    kwargs["photometric"] = "rgb" if rgb else "minisblack"
     return atomic_write(path, lambda tmp: tifffile.imwrite(tmp, data, **kwargs), overwrite=overwrite)
 
 
@@ -284,7 +307,8 @@ def _exact_calibration(cal: Calibration) -> dict[str, Any]:
 def _imagej_kwargs(meta: ImageMetadata, letters: str, shape: tuple[int, ...]) -> dict[str, Any]:
     cal = meta.calibration
     n_channels = shape[letters.index("C")] if "C" in letters else 1
-    n_planes = int(np.prod(shape[:-2], dtype=np.int64))
+    plane_dims = 3 if letters.endswith("S") else 2  # an RGB plane holds its samples
+    n_planes = int(np.prod(shape[:-plane_dims], dtype=np.int64))
     ij: dict[str, Any] = {"axes": letters}
     for key, value in meta.imagej_metadata.items():
         if key not in _STRUCTURAL | _MODELLED and isinstance(value, (str, int, float, bool)):
@@ -310,8 +334,12 @@ def _imagej_kwargs(meta: ImageMetadata, letters: str, shape: tuple[int, ...]) ->
     props = properties_with_provenance(meta.properties, meta.provenance)
     props[CALIBRATION_PROPERTY] = json.dumps(_exact_calibration(cal))
     ij["Properties"] = props
-    if meta.slice_labels is not None and len(meta.slice_labels) == n_planes:
-        ij["Labels"] = ["" if s is None else s for s in meta.slice_labels]
+    labels = meta.slice_labels
+    if labels is None and meta.channel_names and len(meta.channel_names) == n_channels:
+        # ImageJ shows a plane's label: name each plane by its channel (C is fastest)
+        labels = [meta.channel_names[i % n_channels] for i in range(n_planes)]
+    if labels is not None and len(labels) == n_planes:
+        ij["Labels"] = ["" if s is None else s for s in labels]
     if meta.display_ranges is not None and len(meta.display_ranges) == n_channels:
         ij["Ranges"] = tuple(float(v) for pair in meta.display_ranges for v in pair)
     if meta.luts is not None and len(meta.luts) == n_channels:

@@ -68,3 +68,42 @@ def test_rgb_image_is_denoised_per_channel(ij):
     assert not np.array_equal(result.values, before)
     np.testing.assert_array_equal(from_imageplus(imp).values, before)
     assert "fm2s_preset = confocal" in str(out.getInfoProperty())
+
+
+def test_esc_stops_a_running_denoise_and_the_macro(ij):
+    """ImageJ's way to stop a command: Esc. The macro stops too (it must not carry on with the
+    source as if it were the result)."""
+    import threading
+    import time
+
+    from fm2s.imagej.batch.runner import MacroError
+
+    outcome = {}
+
+    def run():
+        try:
+            _run('newImage("long", "16-bit ramp", 128, 128, 1);'
+                 'run("FM2S Denoise", "schedule=reference num_threads=1 seed=0");'
+                 'print("NOT REACHED");')
+        except MacroError as exc:
+            outcome["error"] = str(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    time.sleep(2.0)
+    started = time.monotonic()
+    ij.IJ.setKeyDown(ij.jpype_.JClass("java.awt.event.KeyEvent").VK_ESCAPE)
+    worker.join(timeout=30)
+    assert not worker.is_alive() and time.monotonic() - started < 10
+    assert "FM2S Denoise: cancelled (Esc) while denoising long" in outcome["error"]
+    ij.IJ.resetEscape()
+
+
+def test_problems_of_an_image_are_said_in_macro_terms(ij):
+    from fm2s.imagej.batch.runner import MacroError
+
+    with pytest.raises(MacroError) as info:
+        _run('newImage("holes", "32-bit ramp", 32, 32, 1); setPixel(3, 4, NaN);'
+             'run("FM2S Denoise", "schedule=quick seed=0");')
+    assert "NaN or infinite pixel(s)" in str(info.value)
+    assert 'run("Remove NaNs...", "radius=2");' in str(info.value) and "numpy" not in str(info.value)
