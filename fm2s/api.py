@@ -19,8 +19,9 @@ import numpy as np
 
 from . import axes
 from ._version import __version__
-from .errors import ImageError
+from .errors import ImageError, nonfinite_error
 from .intensity import IntensityMap, check_dtype, intensity_map_for
+from .lazy import denoise_lazy, is_lazy
 from .options import OPTIONS, Options, validate_options
 from .out_of_memory import explain_out_of_memory
 from .planes import DataPlanes, PlaneLayout, UnitPlanes
@@ -104,6 +105,9 @@ def denoise(
         uint8, uint16, int16, float32 or float64 pixels, at least 2-D. For numpy arrays the
         plane is the last two axes (see ``plane_axes``); for DataArrays the dims ``row``/``col``
         (or ``y``/``x``), with ``ch`` (or ``c``) as channels. Every other axis is iterated.
+        A DataArray backed by Dask (``xr.open_zarr``, :func:`fm2s.io.read_zarr`) gives a lazy
+        result: the shared model is trained at once, the planes are denoised when the result
+        is computed or written (see :mod:`fm2s.lazy`).
     plane_axes : (int, int), optional
         Numpy only: the (row, column) axes of the plane.
     channel_axis : int, optional
@@ -111,7 +115,8 @@ def denoise(
         (e.g. ``channel_axis=-1`` for an RGB array).
     progress : callable, optional
         Called with a :class:`fm2s.engine.pipeline.ProgressEvent` after every optimizer step
-        and every finished plane; ``event.fraction`` is the overall progress in [0, 1].
+        and every finished plane (of a lazy result: the training steps only);
+        ``event.fraction`` is the overall progress in [0, 1].
     **options
         Any of :data:`fm2s.options.OPTIONS` (listed below).
 {options}
@@ -169,6 +174,14 @@ def denoise_with_metadata(
         if plane_axes is not None or channel_axis is not None:
             raise ValueError("plane_axes/channel_axis are for numpy arrays; a DataArray's dims name its axes")
         row, col, ch = axes.dataarray_axes(image.dims)
+        if is_lazy(image.data):  # larger than memory: a lazy result (fm2s.lazy)
+            shape = image.shape
+            if min(shape[row], shape[col]) < axes.MIN_PLANE_SIDE:
+                check_image(np.empty((shape[row], shape[col]), image.dtype), 0, 1,
+                            numpy_input=False)
+            n_planes = int(np.prod(shape, dtype=np.int64)) // (shape[row] * shape[col])
+            run = resolve_run(validate_options(**options), n_planes)
+            return denoise_lazy(image, row, col, ch, run, progress)
         data = np.asarray(image.values)
     else:
         data = np.asarray(image)
@@ -190,6 +203,14 @@ def denoise_with_metadata(
         result.attrs.update(meta)
         return result, meta
     return out, meta
+
+
+def trains_one_shared_model(options: dict[str, Any]) -> bool:
+    """Whether ``options`` denoise a stack with one shared model (which data larger than
+    memory needs, :mod:`fm2s.lazy`)."""
+    validated = validate_options(**options)
+    mode = validated.stack_mode
+    return mode == "shared" or (mode == "auto" and validated.schedule.crop is not None)
 
 
 def resolve_run(options: Options, n_planes: int) -> Run:
@@ -227,12 +248,7 @@ def check_image(data: np.ndarray, row: int, col: int, *, numpy_input: bool = Tru
     if np.issubdtype(data.dtype, np.floating):
         bad = int(np.count_nonzero(~np.isfinite(data)))
         if bad:
-            raise ImageError(
-                f"the image contains {bad} NaN or infinite pixel(s); replace them first", {
-                    "python": "e.g. numpy.nan_to_num(image, nan=0.0)",
-                    "cli": "e.g. Fiji: Process > Math > Remove NaNs...",
-                    "macro": 'e.g. run("Remove NaNs...", "radius=2");',
-                })
+            raise nonfinite_error(bad)
 
 
 def _denoise_array(
@@ -248,7 +264,7 @@ def _denoise_array(
     Memory: the input, the output and the planes being worked on (:mod:`fm2s.planes`).
     """
     from .engine.pipeline import denoise_stack
-    from .engine.runtime import cpu_threads, make_generators
+    from .engine.runtime import channel_seed, cpu_threads, make_generators
 
     layout = PlaneLayout(row, col, ch)
     out = np.empty_like(data, order="C")
@@ -277,11 +293,6 @@ def _denoise_array(
                 out=DataPlanes(target, imap),
             )
     return out, maps
-
-
-def channel_seed(seed: int, channel: int) -> int:
-    """Seed of channel ``channel``: ``seed`` itself for channel 0, a distinct one otherwise."""
-    return seed if channel == 0 else (seed * 1_000_003 + channel) % 2**63
 
 
 def _channel_progress(

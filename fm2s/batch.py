@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import logging
 import os
 import re
 import shutil
@@ -23,7 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .io.files import IMAGE_SUFFIXES, OUTPUT_SUFFIX, file_id, is_output_name, output_path
+from .io.files import IMAGE_SUFFIXES, file_id, is_output_name, output_path
+from .io.zarr import is_zarr
+
+log = logging.getLogger("fm2s")
 
 #: Temporary files of :func:`fm2s.io.files.atomic_write`: ``.<output name>.<8 hex>.tmp``.
 _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{8}\.tmp$")
@@ -52,11 +56,12 @@ class BatchPlan:
 
 
 def collect_inputs(inputs: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
-    """Expand files and folders into the list of image files to denoise.
+    """Expand files and folders into the list of images to denoise.
 
-    Folders contribute their ``.tif``/``.tiff``/``.png`` files (not recursive; hidden files
-    and earlier outputs ``*_fm2s.tif`` are left out). Files named explicitly are taken
-    whatever their suffix.
+    Folders contribute their ``.tif``/``.tiff``/``.png`` files and OME-Zarr stores (not
+    recursive; hidden files and earlier outputs ``*_fm2s.tif``/``*_fm2s.zarr`` are left out).
+    Files named explicitly are taken whatever their suffix; an OME-Zarr store is an image, not
+    a folder.
 
     Returns
     -------
@@ -69,10 +74,10 @@ def collect_inputs(inputs: Sequence[str | Path]) -> tuple[list[Path], list[str]]
     seen: set[Path] = set()
     for text in inputs:
         path = Path(text)
-        if path.is_dir():
+        if path.is_dir() and not is_zarr(path):
             found = sorted(
                 f for f in path.iterdir()
-                if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+                if (f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES or is_zarr(f))
                 and not f.name.startswith(".") and not is_output_name(f)
             )
             if not found:
@@ -111,8 +116,7 @@ def plan_batch(inputs: Sequence[str | Path], outdir: Path) -> BatchPlan:
             n_series = 1  # unreadable: reading it fails the job, with the reader's message
         series: list[int | None] = [None] if n_series <= 1 else list(range(n_series))
         for k in series:
-            out = output_path(f, outdir) if k is None else \
-                outdir / f"{f.stem}_s{k + 1}{OUTPUT_SUFFIX}"
+            out = output_path(f, outdir, k)
             try:
                 key = out.resolve()
             except (OSError, RuntimeError) as exc:
@@ -216,6 +220,89 @@ def explain_write_error(exc: OSError, out: Path) -> OSError:
     return exc
 
 
+#: ``fm2s denoise`` on a cluster: a file of at least this many planes (per channel and all
+#: together) is denoised by tasks of its chunks of planes on every worker, not by one task.
+CLUSTER_GROUP_PLANES = 64
+
+
+def plane_count(image: Any) -> int:
+    """Planes in a DataArray (all of its channels)."""
+    from . import axes
+
+    row, col, _ = axes.dataarray_axes(image.dims)
+    return int(image.size) // max(1, image.shape[row] * image.shape[col])
+
+
+def _on_cluster_worker() -> bool:
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
+def _reporting_planes(result: Any, start: float, planes: int,
+                      on_fraction: Callable[[float], None]) -> Any:
+    """``result`` whose chunks, as this process computes them, report the fraction of the
+    planes done (from ``start``, where the training left it, to 1)."""
+    from . import axes
+
+    row, col, _ = axes.dataarray_axes(result.dims)
+    done = {"planes": 0}
+
+    def report(block: Any) -> Any:
+        done["planes"] += block.size // max(1, block.shape[row] * block.shape[col])
+        on_fraction(start + (1.0 - start) * min(1.0, done["planes"] / planes))
+        return block
+
+    return result.copy(data=result.data.map_blocks(report, dtype=result.dtype))
+
+
+def run_job(job: Job, options: dict[str, Any], overwrite: bool = False,
+            on_fraction: Callable[[float], None] | None = None) -> tuple[str, str]:
+    """Denoise one job under its output's lock, as every front-end does.
+
+    Returns
+    -------
+    (str, str)
+        ``"done"``, ``"skipped"`` or ``"failed"``, and a line for the user. Only
+        ``KeyboardInterrupt`` (Ctrl-C, SIGTERM) escapes.
+    """
+
+    if job.out.exists() and not overwrite:
+        return "skipped", f"skip {job.label}: {job.out} exists (use --overwrite to redo it)"
+    try:
+        with claim(job.out) as mine:
+            if not mine:
+                return "skipped", f"skip {job.label}: another fm2s run is writing {job.out}"
+            if job.out.exists() and not overwrite:  # finished by another run meanwhile
+                return "skipped", f"skip {job.label}: {job.out} exists (use --overwrite to redo it)"
+            remove_stale_temporaries(job.out.parent, {job.out.name})  # a killed worker's
+            seconds = denoise_file(job, options, overwrite=overwrite, on_fraction=on_fraction)
+    except KeyboardInterrupt:
+        raise
+    except FileExistsError:
+        return "failed", (f"error: {job.label}: {job.out} appeared while it was being "
+                          "denoised (another program?); it was kept: use --overwrite to replace it")
+    except Exception as exc:  # one bad file must not stop the batch
+        log.debug("fm2s: %s failed", job.label, exc_info=True)
+        return "failed", f"error: {job.label}: {one_line(exc)}"
+    return "done", f"wrote {job.out} ({seconds:.1f} s)"
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc`` as one line in the command line's words."""
+    from .errors import ImageError
+
+    text = exc.for_front_end("cli") if isinstance(exc, ImageError) else str(exc)
+    text = " ".join(text.split()) or type(exc).__name__
+    if not isinstance(exc, (ValueError, OSError, MemoryError)):
+        text = f"{type(exc).__name__}: {text}"
+    return text
+
+
 def denoise_file(
     job: Job,
     options: dict[str, Any],
@@ -230,23 +317,47 @@ def denoise_file(
     float
         Seconds it took.
     """
-    from .api import denoise_with_metadata
-    from .io import read_image, write_tiff
+    import dask
+
+    from .api import denoise_with_metadata, trains_one_shared_model
+    from .io import read_image, write_image
+    from .lazy import is_lazy
 
     started = time.perf_counter()
-    image = read_image(job.src, series=job.series or 0)
+    # A shared model lets a stack stream through: planes read, denoised and written one at a
+    # time (fm2s.lazy); otherwise the image is read whole.
+    image = read_image(job.src, series=job.series or 0, lazy=trains_one_shared_model(options))
+    if is_lazy(image.data) and not trains_one_shared_model(options):
+        image = image.compute()
+    reached = {"fraction": 0.0}
 
     def progress(event: Any) -> None:
+        reached["fraction"] = float(event.fraction)
         if on_fraction is not None:
-            on_fraction(float(event.fraction))
+            on_fraction(reached["fraction"])
 
-    result, meta = denoise_with_metadata(image, progress=progress, **options)
+    with dask.config.set(scheduler="synchronous"):  # one chunk at a time, torch's threads
+        result, meta = denoise_with_metadata(image, progress=progress, **options)
     meta = dict(meta)
     meta["fm2s_source"] = job.src.name if job.series is None else \
         f"{job.src.name} (series {job.series + 1})"
     check_free_space(job.out.parent, int(result.nbytes))
-    try:
-        write_tiff(job.out, result, meta, overwrite=overwrite)
-    except OSError as exc:
-        raise explain_write_error(exc, job.out) from exc
+    planes = plane_count(result)
+    if is_lazy(result.data) and planes >= CLUSTER_GROUP_PLANES and _on_cluster_worker():
+        # a large file on a cluster: its chunks of planes are tasks for every worker, while
+        # this one writes them in order (this task leaves its worker's thread to them)
+        from distributed import worker_client
+
+        scheduler: Any = contextlib.ExitStack()
+        client = scheduler.enter_context(worker_client())
+        scheduler.enter_context(dask.config.set(scheduler=client.get))
+    else:
+        if is_lazy(result.data) and on_fraction is not None:
+            result = _reporting_planes(result, reached["fraction"], planes, on_fraction)
+        scheduler = dask.config.set(scheduler="synchronous")
+    with scheduler:
+        try:
+            write_image(job.out, result, meta, overwrite=overwrite)
+        except OSError as exc:
+            raise explain_write_error(exc, job.out) from exc
     return time.perf_counter() - started

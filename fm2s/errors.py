@@ -31,3 +31,12 @@ class ImageError(ValueError):
         """The message for ``front_end`` (one of :data:`FRONT_ENDS`)."""
         fix = self.fixes.get(front_end, self.fixes.get("python"))
         return f"{self.problem} ({fix})" if fix else self.problem
+
+
+def nonfinite_error(count: int) -> ImageError:
+    """The image holds ``count`` NaN or infinite pixels: what to do, per front-end."""
+    return ImageError(f"the image contains {count} NaN or infinite pixel(s); replace them first", {
+        "python": "e.g. numpy.nan_to_num(image, nan=0.0)",
+        "cli": "e.g. Fiji: Process > Math > Remove NaNs...",
+        "macro": 'e.g. run("Remove NaNs...", "radius=2");',
+    })

@@ -34,5 +34,5 @@ if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   .venv/bin/python -m pip install -q torch==2.13.0
 fi
 echo "setup: installing fm2s (editable) with the imagej, test and bench extras"
-.venv/bin/python -m pip install -q -e ".[imagej,test,bench]"
+.venv/bin/python -m pip install -q -e ".[imagej,test,bench,cluster]"
 .venv/bin/python -c "import fm2s, torch; print(f'setup: fm2s {fm2s.__version__}, torch {torch.__version__}, ready')"

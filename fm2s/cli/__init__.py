@@ -87,6 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR",
                    help="folder for the outputs (created if missing)")
     add_option_flags(p)
+    where = p.add_argument_group("running on a Dask cluster (one task per image)")
+    place = where.add_mutually_exclusive_group()
+    place.add_argument("--workers", type=int, metavar="N",
+                       help="start a local cluster of N worker processes on this machine")
+    place.add_argument("--scheduler", metavar="ADDRESS",
+                       help="use the running Dask cluster at ADDRESS (e.g. tcp://host:8786)")
+    place.add_argument("--scheduler-file", metavar="FILE",
+                       help="use the running Dask cluster described by FILE "
+                            "(dask-scheduler --scheduler-file, dask-jobqueue)")
     p.add_argument("--overwrite", action="store_true",
                    help="redo outputs that already exist (default: skip them)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -52,7 +52,12 @@ def denoise_command(args: argparse.Namespace) -> int:
     """Handle ``fm2s denoise``: plan the batch, check the output folder, denoise job by job."""
     from tqdm import tqdm
 
-    from ..batch import OutputFolderError, check_output_folder, plan_batch, remove_stale_temporaries
+    from ..batch import (
+        OutputFolderError,
+        check_output_folder,
+        plan_batch,
+        remove_stale_temporaries,
+    )
     from ..io import image_nbytes
 
     options = denoise_options(args)
@@ -87,13 +92,11 @@ def denoise_command(args: argparse.Namespace) -> int:
                bar_format="{l_bar}{bar}| {n:.2f}/{total_fmt} files [{elapsed}<{remaining}{postfix}]",
                file=sys.stderr, dynamic_ncols=True)
     try:
-        for index, job in enumerate(plan.jobs):
-            bar.set_postfix_str(job.src.name, refresh=False)
-            outcome, text = _run_job(job, options, args.overwrite,
-                                     lambda f, i=index: _advance(bar, i + f))
+        for index, (job, outcome, text) in enumerate(_results(plan.jobs, options, args, bar)):
             counts[outcome] += 1
             tqdm.write(text, file=sys.stderr if outcome == "failed" else sys.stdout)
             _advance(bar, index + 1)
+            bar.set_postfix_str(job.src.name, refresh=False)
     finally:
         bar.close()
     total = time.perf_counter() - started
@@ -102,45 +105,32 @@ def denoise_command(args: argparse.Namespace) -> int:
     return 1 if counts["failed"] else 0
 
 
-def _run_job(job: Any, options: dict[str, Any], overwrite: bool,
-             on_fraction: Any) -> tuple[str, str]:
-    """Denoise one job under its output's lock; returns (done|skipped|failed, a line to print)."""
-    from ..batch import claim, denoise_file
+def _results(jobs: list, options: dict[str, Any], args: argparse.Namespace,
+             bar: Any) -> Any:
+    """``(job, outcome, line)`` for every job: here, one after the other, or on a cluster."""
+    from ..batch import run_job
 
-    if job.out.exists() and not overwrite:
-        return "skipped", f"skip {job.label}: {job.out} exists (use --overwrite to redo it)"
+    if args.workers is None and not args.scheduler and not args.scheduler_file:
+        for index, job in enumerate(jobs):
+            bar.set_postfix_str(job.src.name, refresh=False)
+            yield (job, *run_job(job, options, args.overwrite,
+                                 lambda f, i=index: _advance(bar, i + f)))
+        return
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
     try:
-        with claim(job.out) as mine:
-            if not mine:
-                return "skipped", f"skip {job.label}: another fm2s run is writing {job.out}"
-            if job.out.exists() and not overwrite:  # finished by another run meanwhile
-                return "skipped", f"skip {job.label}: {job.out} exists (use --overwrite to redo it)"
-            seconds = denoise_file(job, options, overwrite=overwrite, on_fraction=on_fraction)
-    except KeyboardInterrupt:
-        raise
-    except FileExistsError:
-        return "failed", (f"error: {job.label}: {job.out} appeared while it was being "
-                          "denoised (another program?); it was kept: use --overwrite to replace it")
-    except Exception as exc:  # one bad file must not stop the batch
-        log.debug("fm2s: %s failed", job.label, exc_info=True)
-        return "failed", f"error: {job.label}: {_one_line(exc)}"
-    return "done", f"wrote {job.out} ({seconds:.1f} s)"
+        from ..distributed import cluster, run_on_cluster
+    except ImportError as exc:
+        raise UsageError(f"running on a cluster needs Dask ({exc}); pip install "
+                         "'dask[distributed]'") from None
+    with cluster(args.workers, args.scheduler, args.scheduler_file) as (client, _):
+        yield from run_on_cluster(client, jobs, options, overwrite=args.overwrite)
 
 
 def _advance(bar: Any, position: float) -> None:
     delta = position - bar.n
     if delta > 0:
         bar.update(delta)
-
-
-def _one_line(exc: BaseException) -> str:
-    from ..errors import ImageError
-
-    text = exc.for_front_end("cli") if isinstance(exc, ImageError) else str(exc)
-    text = " ".join(text.split()) or type(exc).__name__
-    if not isinstance(exc, (ValueError, OSError, MemoryError)):
-        text = f"{type(exc).__name__}: {text}"
-    return text
 
 
 def presets_command(args: argparse.Namespace) -> int:

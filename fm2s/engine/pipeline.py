@@ -93,6 +93,51 @@ class Method(Protocol):
     def predict(self, model: torch.nn.Module, plane: torch.Tensor, tile: int | None) -> torch.Tensor:
         """Denoise one ``(H, W)`` plane in [0, 1] on the model's device."""
 
+    def network(self) -> torch.nn.Module:
+        """An untrained network of this method's shape (to load trained weights into)."""
+
+
+def shared_training_planes(n: int) -> list[int]:
+    """The planes a shared model trains on: at most ``MAX_SHARED_PLANES``, evenly spaced."""
+    return np.unique(np.linspace(0, n - 1, min(n, MAX_SHARED_PLANES)).round().astype(int)).tolist()
+
+
+def train_on(
+    planes: Planes,
+    indices: list[int],
+    method: Method,
+    model: torch.nn.Module | None,
+    *,
+    device: torch.device,
+    cpu_generator: torch.Generator,
+    device_generator: torch.Generator,
+    fraction: float = 1.0,
+    on_step: Callable[[int, int], None] | None = None,
+) -> torch.nn.Module:
+    """Train ``model`` (a fresh one when None) on the planes ``indices`` of ``planes``."""
+    chosen = np.stack([planes[i] for i in indices])
+    return method.train(method.prepare(chosen, device), model, fraction=fraction,
+                        cpu_generator=cpu_generator, device_generator=device_generator,
+                        on_step=on_step)
+
+
+def predict(
+    method: Method,
+    model: torch.nn.Module,
+    plane: np.ndarray,
+    *,
+    device: torch.device,
+    tile: int | None,
+    bias_sigma: float | None = None,
+) -> np.ndarray:
+    """Denoise one ``(H, W)`` float32 plane in [0, 1] with a trained model (and the bias
+    correction, :func:`fm2s.engine.bias.restore_local_mean`, when ``bias_sigma`` is set)."""
+    noisy = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32)).to(device)
+    result = method.predict(model, noisy, tile)
+    if bias_sigma:
+        result = restore_local_mean(noisy, result, bias_sigma)
+    return result.cpu().numpy()
+
 
 def denoise_stack(
     planes: Planes,
@@ -135,17 +180,13 @@ def denoise_stack(
         report("train", done, n_steps)
 
     def train(indices: list[int], model: torch.nn.Module | None, fraction: float = 1.0) -> Any:
-        chosen = np.stack([planes[i] for i in indices])
-        return method.train(method.prepare(chosen, device), model, fraction=fraction,
-                            cpu_generator=cpu_generator, device_generator=device_generator,
-                            on_step=on_step)
+        return train_on(planes, indices, method, model, device=device, fraction=fraction,
+                        cpu_generator=cpu_generator, device_generator=device_generator,
+                        on_step=on_step)
 
     def infer(model: torch.nn.Module, i: int) -> np.ndarray:
-        noisy = torch.from_numpy(np.ascontiguousarray(planes[i], dtype=np.float32)).to(device)
-        result = method.predict(model, noisy, tile)
-        if bias_sigma:
-            result = restore_local_mean(noisy, result, bias_sigma)
-        result = result.cpu().numpy()
+        result = predict(method, model, planes[i], device=device, tile=tile,
+                         bias_sigma=bias_sigma)
         state["units"] += plane_units
         state["planes"] += 1
         report("denoise", 0, 0)
@@ -154,8 +195,7 @@ def denoise_stack(
     if out is None:
         out = np.empty((n, *planes[0].shape), dtype=np.float32)
     if stack_mode == "shared":
-        chosen = np.unique(np.linspace(0, n - 1, min(n, MAX_SHARED_PLANES)).round().astype(int))
-        model = train(chosen.tolist(), None)
+        model = train(shared_training_planes(n), None)
         for i in range(n):
             out[i] = infer(model, i)
         return out

@@ -102,6 +102,19 @@ def make_generators(seed: int | None, device: torch.device) -> tuple[torch.Gener
     return cpu, dev
 
 
+def set_process_threads(threads: int) -> None:
+    """Set torch's CPU threads for the whole process: for processes fm2s owns (a cluster
+    worker it started), never in library calls (see :func:`cpu_threads`)."""
+    with _THREADS_LOCK:
+        torch.set_num_threads(int(threads))
+
+
+def channel_seed(seed: int, channel: int) -> int:
+    """Seed of channel ``channel``: ``seed`` itself for channel 0, a distinct one otherwise (so a
+    channel's result does not depend on the channels before it)."""
+    return seed if channel == 0 else (seed * 1_000_003 + channel) % 2**63
+
+
 @contextlib.contextmanager
 def cpu_threads(num_threads: int | None) -> Iterator[None]:
     """Run the block with torch's CPU thread count set to ``num_threads``.

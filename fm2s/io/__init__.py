@@ -22,6 +22,7 @@ from .files import IMAGE_SUFFIXES, atomic_write
 from .png import read_png, write_png
 from .tiff import IMAGEJ_DTYPES, read_tiff, write_tiff
 from .tiff import series_count as tiff_series_count
+from .zarr import is_zarr, read_zarr, write_zarr
 
 __all__ = [
     "IMAGEJ_DTYPES",
@@ -31,14 +32,19 @@ __all__ = [
     "read_image",
     "read_png",
     "read_tiff",
+    "read_zarr",
     "series_count",
     "to_dataarray",
     "write_png",
+    "write_image",
     "write_tiff",
+    "write_zarr",
 ]
 
 
 def _kind(path: Path) -> str:
+    if is_zarr(path):
+        return "zarr"
     with open(path, "rb") as fh:
         magic = fh.read(8)
     if magic[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
@@ -56,11 +62,23 @@ def series_count(path: str | os.PathLike[str]) -> int:
     return tiff_series_count(path) if _kind(path) == "tiff" else 1
 
 
+def write_image(path: str | os.PathLike[str], image: xr.DataArray, metadata: dict | None = None,
+                *, overwrite: bool = False) -> Path:
+    """Write ``image`` as OME-Zarr when ``path`` ends in ``.zarr``, else as TIFF."""
+    if str(path).lower().endswith(".zarr"):
+        return write_zarr(path, image, metadata, overwrite=overwrite)
+    return write_tiff(path, image, metadata, overwrite=overwrite)
+
+
 def image_nbytes(path: str | os.PathLike[str], series: int = 0) -> int:
     """Bytes of the pixels of one image of a file (its size as an uncompressed output); reads
     headers only."""
     path = Path(path)
-    if _kind(path) == "tiff":
+    kind = _kind(path)
+    if kind == "zarr":
+        image = read_zarr(path)
+        return int(image.size * image.dtype.itemsize)
+    if kind == "tiff":
         import tifffile
 
         with tifffile.TiffFile(path) as tif:
@@ -73,16 +91,19 @@ def image_nbytes(path: str | os.PathLike[str], series: int = 0) -> int:
         return im.width * im.height * bands * depth
 
 
-def read_image(path: str | os.PathLike[str], series: int = 0) -> xr.DataArray:
-    """Read a TIFF or PNG file into a calibrated DataArray.
+def read_image(path: str | os.PathLike[str], series: int = 0, *, lazy: bool = False) -> xr.DataArray:
+    """Read a TIFF or PNG file, or an OME-Zarr store, into a calibrated DataArray.
 
     Parameters
     ----------
     path : str or os.PathLike
         A ``.tif``/``.tiff`` or ``.png`` file (the type is taken from the file's first bytes,
-        so a misnamed file still works).
+        so a misnamed file still works), or an OME-Zarr folder.
     series : int
         Which image of a file that holds several (:func:`series_count`).
+    lazy : bool
+        Read TIFF planes only when they are used (a Dask array of one chunk per plane); an
+        OME-Zarr store is always read lazily, a PNG never.
 
     Returns
     -------
@@ -97,8 +118,11 @@ def read_image(path: str | os.PathLike[str], series: int = 0) -> xr.DataArray:
         If the file cannot be read.
     """
     path = Path(path)
-    if _kind(path) == "tiff":
-        return read_tiff(path, series)
+    kind = _kind(path)
+    if kind == "zarr":
+        return read_zarr(path)
+    if kind == "tiff":
+        return read_tiff(path, series, lazy=lazy)
     if series != 0:
         raise ValueError(f"{path.name} holds one image, not {series + 1}")
     return read_png(path)

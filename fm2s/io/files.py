@@ -20,15 +20,22 @@ IMAGE_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".png")
 OUTPUT_SUFFIX = "_fm2s.tif"
 
 
-def output_path(input_path: Path, outdir: Path) -> Path:
-    """Return ``outdir / <stem>_fm2s.tif`` for ``input_path``."""
-    return outdir / f"{input_path.stem}{OUTPUT_SUFFIX}"
+#: Suffix of the output of an OME-Zarr input (which stays OME-Zarr).
+ZARR_OUTPUT_SUFFIX = "_fm2s.zarr"
+
+
+def output_path(input_path: Path, outdir: Path, series: int | None = None) -> Path:
+    """``outdir / <stem>_fm2s.tif`` for ``input_path`` (``_s<k>`` before ``_fm2s`` for image
+    ``k`` of several; ``<stem>_fm2s.zarr`` for an OME-Zarr input)."""
+    part = "" if series is None else f"_s{series + 1}"
+    suffix = ZARR_OUTPUT_SUFFIX if input_path.suffix.lower() == ".zarr" else OUTPUT_SUFFIX
+    return outdir / f"{input_path.stem}{part}{suffix}"
 
 
 def is_output_name(path: Path) -> bool:
-    """True for names fm2s gives its outputs (``*_fm2s.tif``, ``*_fm2s.tiff``)."""
+    """True for names fm2s gives its outputs (``*_fm2s.tif``, ``*_fm2s.tiff``, ``*_fm2s.zarr``)."""
     name = path.name.lower()
-    return name.endswith(OUTPUT_SUFFIX) or name.endswith("_fm2s.tiff")
+    return name.endswith((OUTPUT_SUFFIX, "_fm2s.tiff", ZARR_OUTPUT_SUFFIX))
 
 
 def file_id(path: Path) -> tuple[int, int] | None:
@@ -99,4 +106,35 @@ def atomic_write(
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+    return path
+
+
+def atomic_write_dir(
+    path: str | os.PathLike[str], write: Callable[[Path], None], *, overwrite: bool = False
+) -> Path:
+    """Create the folder ``path`` (a Zarr store) atomically: ``write(tmp)`` fills a temporary
+    folder beside it, renamed into place when complete.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    """
+    import shutil
+
+    path = Path(path)
+    if not overwrite and path.exists():
+        raise _exists_error(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        write(tmp)
+        if path.exists():  # overwrite: move the old one aside first, then drop it
+            old = path.with_name(f".{path.name}.{secrets.token_hex(4)}.old")
+            os.rename(path, old)
+            os.rename(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return path

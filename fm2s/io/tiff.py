@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from .. import axes
+from ..lazy import is_lazy
 from ..metadata import (
     CALIBRATION_FIELDS,
     COMPOSITE_MODES,
@@ -35,6 +36,7 @@ from ..metadata import (
 )
 from .files import atomic_write
 from .ome import ome_calibration, ome_channel_names
+from .tiff_pages import lazy_pixels, planes_of
 
 #: Pixel types an ImageJ hyperstack TIFF can hold exactly.
 IMAGEJ_DTYPES: tuple[str, ...] = ("uint8", "uint16", "float32")
@@ -63,7 +65,7 @@ def series_count(path: str | os.PathLike[str]) -> int:
         return len(tif.series)
 
 
-def read_tiff(path: str | os.PathLike[str], series: int = 0) -> xr.DataArray:
+def read_tiff(path: str | os.PathLike[str], series: int = 0, *, lazy: bool = False) -> xr.DataArray:
     """Read one image series of a TIFF file, keeping ImageJ metadata and calibration.
 
     Parameters
@@ -72,6 +74,8 @@ def read_tiff(path: str | os.PathLike[str], series: int = 0) -> xr.DataArray:
         An ImageJ hyperstack or any TIFF tifffile can read (OME, plain, fm2s "shaped" JSON).
     series : int
         Which series (0: the first; :func:`series_count` says how many there are).
+    lazy : bool
+        A Dask array of one chunk per plane, read when used, instead of the pixels.
 
     Returns
     -------
@@ -93,7 +97,7 @@ def read_tiff(path: str | os.PathLike[str], series: int = 0) -> xr.DataArray:
         if not 0 <= series < len(tif.series):
             raise ValueError(f"{path.name} has {len(tif.series)} image series, not {series + 1}")
         chosen = tif.series[series]
-        data = chosen.asarray()
+        data = lazy_pixels(path, series) if lazy else chosen.asarray()
         letters = chosen.axes
         rgb = "S" in letters and data.shape[letters.index("S")] == 3 and \
             int(tif.pages[0].photometric) == 2  # PHOTOMETRIC.RGB
@@ -113,7 +117,7 @@ def read_tiff(path: str | os.PathLike[str], series: int = 0) -> xr.DataArray:
     meta.rgb = rgb
     da = xr.DataArray(data, dims=dims)
     da = axes.in_order(da)
-    return xr.DataArray(da.values, dims=da.dims, coords=meta.coords(dict(da.sizes)),
+    return xr.DataArray(da.data, dims=da.dims, coords=meta.coords(dict(da.sizes)),
                         attrs=meta.to_attrs())
 
 
@@ -278,7 +282,7 @@ def write_tiff(
     if "row" not in da.dims or "col" not in da.dims:
         raise ValueError(f"the image needs row and col dims to be written, got {tuple(da.dims)}")
     letters = axes.letters(da.dims)
-    data = np.ascontiguousarray(da.values)
+    data = da.data if is_lazy(da.data) else np.ascontiguousarray(da.values)
     if data.dtype.name not in IMAGEJ_DTYPES + ("int16", "float64"):
         raise ValueError(f"cannot write pixel type {data.dtype.name}; fm2s writes uint8, uint16, "
                          "int16, float32 and float64")
@@ -290,13 +294,17 @@ def write_tiff(
         data.shape[letters.index("C")] == 3
     if rgb:  # one colour image: samples last, as ImageJ's RGB TIFFs hold them
         channel = letters.index("C")
-        data = np.ascontiguousarray(np.moveaxis(data, channel, -1))
+        data = np.ascontiguousarray(np.moveaxis(np.asarray(data), channel, -1))
         letters = letters[:channel] + letters[channel + 1:] + "S"
     if data.dtype.name in IMAGEJ_DTYPES:
         kwargs = _imagej_kwargs(meta, letters, data.shape)
     else:
         kwargs = _shaped_kwargs(meta, letters)
     kwargs["photometric"] = "rgb" if rgb else "minisblack"
+    if is_lazy(data):  # one plane at a time, computed as it is written
+        kwargs.update(shape=data.shape, dtype=data.dtype)
+        return atomic_write(path, lambda tmp: tifffile.imwrite(tmp, planes_of(data), **kwargs),
+                            overwrite=overwrite)
     return atomic_write(path, lambda tmp: tifffile.imwrite(tmp, data, **kwargs), overwrite=overwrite)
 
 

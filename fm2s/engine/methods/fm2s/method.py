@@ -66,5 +66,10 @@ class FM2SMethod:
         return predict_plane(model, plane, self.params.n_chan, tile=tile,
                              views=self.schedule.views)
 
+    def network(self) -> FM2SNet:
+        """An untrained network of these parameters (torch's global random state untouched)."""
+        with torch.random.fork_rng(devices=[]):
+            return FM2SNet(self.params.n_chan)
+
     def _schedule(self, fraction: float) -> Schedule:
         return self.schedule if fraction == 1.0 else self.schedule.scaled(fraction)

@@ -1,0 +1,155 @@
+"""OME-Zarr (NGFF) images, read and written chunk by chunk through ome-zarr-py.
+
+Reading gives a lazy DataArray (Dask) of the image's full-resolution level, with fm2s's dims
+(NGFF's ``t``, ``c``, ``z``, ``y``, ``x`` are :mod:`fm2s.axes` aliases), its physical scale and
+units as the calibration, and the metadata fm2s wrote, if any. Writing makes one resolution
+level with the same axes, scale, units, dtype and chunks of whole planes (NGFF 0.5, zarr v3)
+into a temporary folder renamed into place when complete. A lazy image is computed chunk by
+chunk under the Dask scheduler in use (``fm2s denoise``: one chunk at a time in its process, or
+on the cluster's workers).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import axes
+from ..metadata import CALIBRATION_FIELDS, Calibration, ImageMetadata, jsonable
+from .files import atomic_write_dir
+
+#: NGFF (UDUNITS) unit names <-> fm2s's spelling of them.
+_LENGTHS = {"micrometer": "µm", "nanometer": "nm", "millimeter": "mm", "centimeter": "cm",
+            "meter": "m", "angstrom": "Å"}
+_TIMES = {"second": "s", "millisecond": "ms", "microsecond": "µs", "minute": "min", "hour": "h"}
+_ALSO = {"um": "micrometer", "micron": "micrometer", "microns": "micrometer", "µm": "micrometer",
+         "\u03bcm": "micrometer", "nm": "nanometer", "mm": "millimeter", "cm": "centimeter",
+         "m": "meter", "Å": "angstrom", "A": "angstrom", "s": "second", "sec": "second",
+         "ms": "millisecond", "min": "minute", "h": "hour"}
+_NGFF_NAME = {"t": "t", "ch": "c", "pln": "z", "row": "y", "col": "x"}
+#: The order NGFF requires of the axes: time, channel, then space.
+NGFF_ORDER: tuple[str, ...] = ("t", "ch", "pln", "row", "col")
+#: Where fm2s keeps its metadata in the image group's attributes.
+ATTRS_KEY = "fm2s"
+
+
+def is_zarr(path: str | os.PathLike[str]) -> bool:
+    """True for a folder that is a Zarr store (``zarr.json``, ``.zattrs`` or ``.zgroup`` inside)."""
+    path = Path(path)
+    return path.is_dir() and any((path / name).exists()
+                                 for name in ("zarr.json", ".zattrs", ".zgroup"))
+
+
+def read_zarr(path: str | os.PathLike[str]) -> Any:
+    """Read the first image of an OME-Zarr store as a lazy, calibrated DataArray.
+
+    Raises
+    ------
+    ValueError
+        For a store without an NGFF image, or with axes fm2s cannot name.
+    """
+    import xarray as xr
+    import zarr
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    path = Path(path)
+    location = parse_url(str(path))
+    nodes = [] if location is None else [n for n in Reader(location)() if n.data]
+    if not nodes:
+        raise ValueError(f"{path.name} holds no OME-Zarr image")
+    node = nodes[0]
+    data = node.data[0]
+    ngff_axes = node.metadata.get("axes") or [{"name": n} for n in "tczyx"[-data.ndim:]]
+    try:
+        dims = tuple(axes.canonical_dims([a["name"] for a in ngff_axes]).values())
+    except ValueError as exc:
+        raise ValueError(f"{path.name}: {exc}") from None
+    scale = _scale(node.metadata.get("coordinateTransformations"), data.ndim)
+    attrs = dict(zarr.open_group(str(path), mode="r").attrs.asdict().get(ATTRS_KEY) or {})
+    meta = ImageMetadata.from_attrs(attrs)
+    meta.calibration = _calibration(dims, ngff_axes, scale)
+    meta.source_path, meta.source_format = str(path), "ome-zarr"
+    meta.source_axes = "".join(a["name"] for a in ngff_axes)
+    da = xr.DataArray(data, dims=dims)
+    da = axes.in_order(da)
+    return xr.DataArray(da.data, dims=da.dims, coords=meta.coords(dict(da.sizes)),
+                        attrs=meta.to_attrs())
+
+
+def _scale(transforms: Any, ndim: int) -> list[float]:
+    for step in (transforms or [[]])[0]:
+        if step.get("type") == "scale":
+            return [float(v) for v in step["scale"]]
+    return [1.0] * ndim
+
+
+def _calibration(dims: tuple[str, ...], ngff_axes: list[dict], scale: list[float]) -> Calibration:
+    cal = Calibration()
+    units = {d: a.get("unit") for d, a in zip(dims, ngff_axes)}
+    steps = dict(zip(dims, scale))
+    length = next((units[d] for d in ("col", "row", "pln") if units.get(d)), None)
+    if length is not None:
+        cal.unit = _LENGTHS.get(length, length)
+        cal.x_spacing, cal.y_spacing = steps.get("col"), steps.get("row")
+        cal.z_spacing = steps.get("pln")
+    if "t" in steps and units.get("t"):
+        cal.finterval, cal.time_unit = steps["t"], _TIMES.get(units["t"], units["t"])
+    return cal
+
+
+def write_zarr(path: str | os.PathLike[str], image: Any, metadata: dict | None = None, *,
+               overwrite: bool = False) -> Path:
+    """Write a DataArray (lazy or not) as an OME-Zarr image, chunk by chunk, atomically.
+
+    Parameters
+    ----------
+    path : path
+        The store to create (a folder, e.g. ``x_fm2s.zarr``).
+    image : xarray.DataArray
+        Dims of :mod:`fm2s.axes`; calibration and metadata in its attrs.
+    metadata : dict, optional
+        The run's ``fm2s_*`` record (default: the ``fm2s_*`` attrs of ``image``).
+    overwrite : bool
+        Replace an existing store.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    import dask.array as dask_array
+    import zarr
+    from ome_zarr.writer import write_image
+
+    image = axes.in_order(image, NGFF_ORDER)
+    meta = ImageMetadata.from_attrs(image.attrs)
+    if metadata is not None:
+        meta.provenance = dict(metadata)
+    cal = meta.calibration
+    dims = tuple(str(d) for d in image.dims)
+    data = image.data if hasattr(image.data, "dask") else dask_array.from_array(np.asarray(image.data))
+    chunks = tuple(1 for _ in dims[:-2]) + tuple(image.shape[-2:])
+    data = data.rechunk(chunks)
+    steps = {"col": cal.x_spacing, "row": cal.y_spacing, "pln": cal.z_spacing, "t": cal.finterval}
+    scale = {_NGFF_NAME[d]: float(steps.get(d) or 1.0) for d in dims}
+    units: dict[str, str] = {}
+    if cal.unit != "pixel":
+        for d in ("pln", "row", "col"):
+            if d in dims:
+                units[_NGFF_NAME[d]] = _ALSO.get(cal.unit, cal.unit)
+    if "t" in dims and cal.finterval is not None:
+        units["t"] = _ALSO.get(cal.time_unit, cal.time_unit)
+    kept = {k: v for k, v in meta.to_attrs().items()
+            if k not in CALIBRATION_FIELDS and not k.startswith("source_")}
+
+    def write(tmp: Path) -> None:
+        root = zarr.open_group(str(tmp), mode="w")
+        write_image(image=data, group=root, axes=[_NGFF_NAME[d] for d in dims],
+                    scale_factors=(), scale=scale, axes_units=units or None,
+                    storage_options={"chunks": chunks})
+        root.attrs[ATTRS_KEY] = jsonable(kept)
+
+    return atomic_write_dir(path, write, overwrite=overwrite)
