@@ -65,6 +65,7 @@ class Preset:
     stride: int
     median_window: int
     noise: Mapping[str, tuple[float, float, float]]
+    source: str
 
     def params(self, noise_level: str) -> FM2SParams:
         """Return the parameters of this preset at ``noise_level``."""
@@ -72,29 +73,37 @@ class Preset:
         return FM2SParams(self.n_chan, self.stride, self.median_window, k_g, k_p, lam_p)
 
 
+#: Where the FMD presets' numbers come from.
+_FMD_SOURCE = "the FM2S authors' published table for the FMD microscopes (8-bit images)"
+
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
         Preset(
             "confocal", "FMD confocal (8-bit), authors' settings", 2, 75, 3,
             _levels((200, 125, 70, 10, 5), (30, 95, 195, 240, 650), (70, 285, 485, 650, 1400)),
+            _FMD_SOURCE,
         ),
         Preset(
             "twophoton", "FMD two-photon (8-bit), authors' settings", 2, 75, 3,
             _levels((175, 150, 90, 20, 15), (30, 85, 300, 185, 850), (60, 300, 480, 600, 3800)),
+            _FMD_SOURCE,
         ),
         Preset(
             "widefield", "FMD wide-field (8-bit), authors' settings", 1, 75, 11,
             _levels((220, 220, 60, 20, 1), (45, 100, 650, 600, 1500),
                     (2000, 2500, 3500, 4000, 4800)),
+            _FMD_SOURCE,
         ),
         Preset(
             "srdtrans", "SRDTrans two-photon calcium imaging, authors' settings (avg1 only)",
-            6, 5, 3, {"avg1": (60, 30, 150)},
+            6, 5, 3, {"avg1": (60, 40, 125)},
+            "the authors' SRDTrans row, as changed on 2025-09-04 (k_p 30 -> 40, lam_p 150 -> 125)",
         ),
         Preset(
             "base", "authors' fallback when no microscope is named (avg1 only)",
             6, 5, 3, {"avg1": (60, 40, 125)},
+            "the authors' BASE_CONFIG, their code's fallback (the same numbers as srdtrans)",
         ),
     )
 }

@@ -143,7 +143,8 @@ def presets_table() -> str:
     """A plain-text table of every preset and noise level.
 
     The ``start`` column says whether ``fast`` starts from a shipped pretrained network for
-    that setting (``yes``) or from random weights (``-``).
+    that setting (``yes``) or from random weights (``-``); the lines below it say where each
+    preset's numbers come from.
     """
     from ..engine.methods.fm2s.starts import find_start
     from ..presets import PRESETS
@@ -159,6 +160,8 @@ def presets_table() -> str:
                 f"{k_g:>6g} {k_p:>6g} {lam_p:>6g} {start:>5}  "
                 f"{p.description if level == 'avg1' else ''}"
             )
+    lines += ["", "where the numbers come from:"]
+    lines += [f"  {p.name:<10} {p.source}" for p in PRESETS.values()]
     return "\n".join(lines)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -180,6 +181,8 @@ def test_presets_command(capsys):
     out = capsys.readouterr().out
     for name in ("confocal", "twophoton", "widefield", "srdtrans", "base", "avg16"):
         assert name in out
+    assert "where the numbers come from" in out and "2025-09-04" in out  # srdtrans's source
+    assert re.search(r"srdtrans\s+avg1\s+6\s+5\s+3\s+60\s+40\s+125", out)
 
 
 def _fm2s_command() -> list[str]:
