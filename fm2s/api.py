@@ -42,14 +42,22 @@ class Run:
 
     @property
     def training_precision(self) -> str:
-        """``"bfloat16"`` when the schedule asks for it and the device has it, else ``"float32"``."""
-        from .engine.methods.fm2s.train import trains_in_bf16
+        """``"bfloat16"`` when the schedule asks for it and the device has it, else ``"float32"``
+        (as the method's training decides it)."""
+        schedule = self.options.schedule
+        if self.options.method == "fm2s":
+            from .engine.methods.fm2s.train import trains_in_bf16
 
-        return "bfloat16" if trains_in_bf16(self.options.schedule, self.device) else "float32"
+            bf16 = trains_in_bf16(schedule, self.device)
+        else:
+            from .engine.methods.n2d import train as n2d_train
+
+            bf16 = schedule.bf16 and n2d_train.native_bf16(self.device)
+        return "bfloat16" if bf16 else "float32"
 
     @property
     def noise_sampler(self) -> str:
-        """``"numba"`` (the compiled CPU sampler) or ``"torch"``: what draws the noise.
+        """``"numba"`` (the compiled CPU sampler) or ``"torch"``: what draws FM2S's noise.
 
         A seed repeats a result only with the same sampler, so it is recorded with the seed.
         """
@@ -59,9 +67,18 @@ class Run:
 
     def method(self) -> Any:
         """The engine's method object for this run."""
+        opts = self.options
+        if opts.method == "n2d":
+            from .engine.methods.n2d.method import N2DMethod
+
+            return N2DMethod(opts.schedule)
+        if opts.method == "zsn2n":
+            from .engine.methods.n2d.method import ZSN2NMethod
+
+            return ZSN2NMethod(opts.schedule)
         from .engine.methods.fm2s.method import FM2SMethod
 
-        return FM2SMethod(self.options.params, self.options.schedule)
+        return FM2SMethod(opts.params, opts.schedule)
 
     def metadata(self, maps: Sequence[IntensityMap] = ()) -> dict[str, Any]:
         """The ``fm2s_*`` record of this run: every option as it ran, and how it ran."""
@@ -69,21 +86,26 @@ class Run:
 
         opts = self.options
         resolved = dict(opts.values)
-        resolved.update(opts.params.as_dict(), seed=self.seed, device=str(self.device),
-                        stack_mode=self.stack_mode, schedule=opts.schedule.name,
-                        bias_sigma=opts.bias_sigma or 0.0)
+        resolved.update(seed=self.seed, device=str(self.device), stack_mode=self.stack_mode,
+                        schedule=opts.schedule.name, bias_sigma=opts.bias_sigma or 0.0)
+        if opts.params is not None:
+            resolved.update(opts.params.as_dict())
         if maps:
             resolved["intensity_range"] = [[m.lo, m.hi] for m in maps]
         meta: dict[str, Any] = {"fm2s_version": __version__}
         meta.update({f"fm2s_{o.name}": resolved[o.name] for o in OPTIONS
-                     if resolved[o.name] is not None})
+                     if resolved[o.name] is not None and o.applies_to(opts.method)})
+        given = opts.values["schedule"]
+        if opts.method != "fm2s":  # no noise model; the schedule, a few numbers, in full
+            meta["fm2s_training_precision"] = self.training_precision
+            meta["fm2s_schedule_settings"] = dataclasses.asdict(opts.schedule)
+            return meta
         meta.update(
             fm2s_noise_draws=opts.schedule.noise_draws,
             fm2s_start=opts.schedule.start,
             fm2s_training_precision=self.training_precision,
             fm2s_noise_sampler=self.noise_sampler,
         )
-        given = opts.values["schedule"]
         if not isinstance(given, str) and given != SCHEDULES.get(given.name):
             meta["fm2s_schedule_settings"] = dataclasses.asdict(opts.schedule)
         return meta

@@ -12,16 +12,25 @@ Torch-free: importing this module and validating options is cheap.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .engine.methods.fm2s.schedules import SCHEDULES, Schedule, named_schedule, resolve_schedule
 from .engine.methods.fm2s.starts import check_start, find_start
+from .engine.methods.n2d import schedules as n2d_schedules
+from .engine.methods.n2d.schedules import N2DSchedule
 from .engine.plan import DEFAULT_TILE, DEVICE_CHOICES, STACK_MODES
-from .intensity import check_intensity_range
+from .option_readers import (
+    choice,
+    is_off,
+    read_bias_sigma,
+    read_device,
+    read_range,
+    read_seed,
+    read_threads,
+    read_tile,
+)
 from .presets import (
     NOISE_LEVELS,
     PARAMETER_NAMES,
@@ -35,11 +44,15 @@ from .presets import (
 #: Default Gaussian sigma (pixels) of the intensity-bias correction (fm2s.engine.bias).
 DEFAULT_BIAS_SIGMA = 16.0
 
-#: Methods :func:`fm2s.denoise` can run.
-METHODS: tuple[str, ...] = ("fm2s",)
+#: Methods :func:`fm2s.denoise` can run: FM2S, Noise2Detail and Zero-Shot Noise2Noise (N2D's
+#: first stage alone).
+METHODS: tuple[str, ...] = ("fm2s", "n2d", "zsn2n")
 
-_OFF = ("", "none", "off")
-
+#: Why the options of FM2S's noise model do not apply to a method.
+_NO_NOISE_MODEL = {
+    "n2d": "Noise2Detail learns from the image alone, with no noise model",
+    "zsn2n": "Zero-Shot Noise2Noise learns from the image alone, with no noise model",
+}
 
 class OptionError(ValueError):
     """A bad option value. ``option`` names the option, so front-ends can say which flag or key."""
@@ -78,6 +91,8 @@ class Option:
     none_is_off : bool
         ``None`` turns the option off (``tile=None``: no tiling) instead of meaning "not given,
         use the default".
+    methods : tuple of str, optional
+        The methods the option applies to (None: all of them).
     """
 
     name: str
@@ -90,6 +105,11 @@ class Option:
     metavar: str | tuple[str, ...] | None = None
     nargs: int | None = None
     none_is_off: bool = False
+    methods: tuple[str, ...] | None = None
+
+    def applies_to(self, method: str) -> bool:
+        """True when the option means something for ``method``."""
+        return self.methods is None or method in self.methods
 
     def __post_init__(self) -> None:
         if not self.flag:
@@ -105,110 +125,15 @@ class Option:
             raise OptionError(self.name, str(exc)) from None
 
 
-# ---------------------------------------------------------------------------------- readers
-
-
-def _is_off(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and value.strip().lower() in _OFF)
-
-
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return number
-
-
-def _whole(name: str, value: Any) -> int:
-    try:
-        number = _number(name, value)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
-    if number != int(number):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    return int(number)
-
-
-def _choice(name: str, choices: Callable[[], tuple[str, ...]]) -> Callable[[Any], str]:
-    def read(value: Any) -> str:
-        text = str(value).strip().lower().replace("-", "_")
-        if text not in choices():
-            raise ValueError(f"unknown {name} {value!r}; choose one of: {', '.join(choices())}")
-        return text
-    return read
-
-
-def _read_seed(value: Any) -> int | None:
-    if _is_off(value) or (isinstance(value, str) and value.strip().lower() in ("random", "-1")):
-        return None
-    if not isinstance(value, str) and not isinstance(value, bool) and value == -1:
-        return None
-    seed = _whole("seed", value)
-    if not 0 <= seed < 2**63:
-        raise ValueError(f"seed must be between 0 and 2**63 - 1 (or -1/none for random), got {seed}")
-    return seed
-
-
-def _read_device(value: Any) -> str:
-    text = "auto" if value is None else str(value).strip().lower()
-    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", text):
-        raise ValueError(f"unknown device {value!r}; choose one of: {', '.join(DEVICE_CHOICES)} "
-                         "(or cuda:N)")
-    return text
-
-
-def _read_threads(value: Any) -> int | None:
-    if _is_off(value):
-        return None
-    threads = _whole("num_threads", value)
-    if threads < 1:
-        raise ValueError(f"num_threads must be at least 1, got {value!r}")
-    return threads
-
-
-def _read_tile(value: Any) -> int | None:
-    if _is_off(value) or (not isinstance(value, (str, bool)) and value == 0) or value == "0":
-        return None
-    try:
-        tile = _whole("tile", value)
-    except ValueError:
-        raise ValueError(f"tile must be a number of pixels or 'none', got {value!r}") from None
-    if tile <= 16:
-        raise ValueError(f"tile must be larger than 16 pixels (or 'none' for no tiling), got {value!r}")
-    return tile
-
-
-def _read_bias_sigma(value: Any) -> float | None:
-    if _is_off(value):
-        return None
-    sigma = _number("bias_sigma", value)
-    if sigma < 0:
-        raise ValueError(f"bias_sigma must be >= 0 (0 or none turns it off), got {value!r}")
-    return sigma or None
-
-
-def _read_range(value: Any) -> tuple[float, float] | None:
-    if _is_off(value):
-        return None
-    if isinstance(value, str):
-        value = value.replace(",", " ").split()
-    return check_intensity_range(value)
-
-
-def _read_schedule(value: Any) -> str | Schedule:
-    if isinstance(value, Schedule):
+def _read_schedule(value: Any) -> str | Schedule | N2DSchedule:
+    if isinstance(value, (Schedule, N2DSchedule)):
         return value
-    return named_schedule(value).name
+    return named_schedule(value).name  # every method has the same schedule names
 
 
 def _parameter(name: str) -> Callable[[Any], Any]:
     def read(value: Any) -> Any:
-        if _is_off(value):
+        if is_off(value):
             return None
         return resolve_params("confocal", "avg1", **{name: value}).as_dict()[name]
     return read
@@ -217,38 +142,41 @@ def _parameter(name: str) -> Callable[[Any], Any]:
 # ------------------------------------------------------------------------------------ table
 
 OPTIONS: tuple[Option, ...] = (
-    Option("method", "fm2s", "denoising method", _choice("method", lambda: METHODS),
-           lambda: METHODS, group="main"),
-    Option("preset", "confocal", "microscope preset (fm2s presets lists them)",
-           canonical_preset, lambda: tuple(list_presets()), group="main"),
+    Option("method", "fm2s",
+           "fm2s (FM2S: a noise model per microscope), n2d (Noise2Detail: no noise model, "
+           "no preset) or zsn2n (Zero-Shot Noise2Noise, N2D's first stage)",
+           choice("method", lambda: METHODS), lambda: METHODS, group="main"),
+    Option("preset", "confocal", "microscope preset (fm2s presets lists them); FM2S only",
+           canonical_preset, lambda: tuple(list_presets()), group="main", methods=("fm2s",)),
     Option("noise_level", "avg1",
-           "avgN = the image is the mean of N captures; avg1 (a single capture) is the noisiest",
-           normalize_noise_level, lambda: NOISE_LEVELS, group="main"),
+           "avgN = the image is the mean of N captures; avg1 (a single capture) is the "
+           "noisiest; FM2S only", normalize_noise_level, lambda: NOISE_LEVELS, group="main",
+           methods=("fm2s",)),
     Option("schedule", "fast",
-           "fast (crop training from a pretrained start), reference (the authors' schedule, "
-           "minutes per plane) or quick (previews)", _read_schedule, lambda: tuple(SCHEDULES),
-           group="main"),
+           "fast (the default: crop training), reference (the authors' schedule, minutes per "
+           "plane for FM2S, an hour for N2D) or quick (previews)", _read_schedule,
+           lambda: tuple(SCHEDULES), group="main"),
     Option("stack_mode", "auto",
            "how the planes of a stack share models: shared, per_plane, warm_start; auto = "
            "shared for crop schedules, per_plane for reference",
-           _choice("stack_mode", lambda: STACK_MODES), lambda: STACK_MODES, group="main"),
+           choice("stack_mode", lambda: STACK_MODES), lambda: STACK_MODES, group="main"),
     Option("seed", None, "whole number for repeatable results; none or -1 = random (recorded)",
-           _read_seed, group="main", metavar="N"),
+           read_seed, group="main", metavar="N"),
     Option("device", "auto", "auto (CUDA, else Apple MPS, else CPU), cpu, cuda, cuda:N or mps",
-           _read_device, lambda: DEVICE_CHOICES, group="main"),
+           read_device, lambda: DEVICE_CHOICES, group="main"),
     Option("num_threads", None, "CPU threads for torch during the run (default: torch's choice)",
-           _read_threads, flag="--threads", metavar="N"),
+           read_threads, flag="--threads", metavar="N"),
     Option("tile", DEFAULT_TILE, "largest plane side processed at once at inference; none = "
-           "no tiling", _read_tile, metavar="PIXELS", none_is_off=True),
+           "no tiling", read_tile, metavar="PIXELS", none_is_off=True),
     Option("bias_sigma", DEFAULT_BIAS_SIGMA,
            "Gaussian sigma in pixels of the intensity-bias correction (puts the output's local "
-           "mean back on the input's); 0 or none turns it off", _read_bias_sigma,
+           "mean back on the input's); 0 or none turns it off", read_bias_sigma,
            metavar="PIXELS", none_is_off=True),
     Option("intensity_range", None,
            "data values mapped to 0 and 1 (default: 0..255 for 8-bit, min..max of each "
-           "channel otherwise)", _read_range, metavar=("LO", "HI"), nargs=2),
+           "channel otherwise)", read_range, metavar=("LO", "HI"), nargs=2),
     *(Option(name, None, f"replaces the preset's {name}", _parameter(name), group="parameter",
-             metavar="VALUE") for name in PARAMETER_NAMES),
+             metavar="VALUE", methods=("fm2s",)) for name in PARAMETER_NAMES),
 )
 
 OPTION_NAMES: tuple[str, ...] = tuple(o.name for o in OPTIONS)
@@ -267,15 +195,16 @@ def option(name: str) -> Option:
 class Options:
     """A validated set of options (:func:`validate_options`); values as :data:`OPTIONS` reads them.
 
-    ``params`` are the FM2S parameters the preset, noise level and overrides give, and
+    For FM2S, ``params`` are the parameters the preset, noise level and overrides give, and
     ``schedule`` is the schedule resolved for them (concrete draws and start, see
-    :func:`fm2s.engine.methods.fm2s.schedules.resolve_schedule`). ``given`` names the options
-    that were given rather than defaulted.
+    :func:`fm2s.engine.methods.fm2s.schedules.resolve_schedule`); for Noise2Detail and ZS-N2N
+    ``params`` is None and ``schedule`` an :class:`~fm2s.engine.methods.n2d.schedules.N2DSchedule`.
+    ``given`` names the options that were given rather than defaulted.
     """
 
     values: Mapping[str, Any]
-    params: FM2SParams
-    schedule: Schedule
+    params: FM2SParams | None
+    schedule: Schedule | N2DSchedule
     given: frozenset[str] = field(default_factory=frozenset)
 
     def __getattr__(self, name: str) -> Any:
@@ -283,17 +212,24 @@ class Options:
             return self.values[name]
         raise AttributeError(name)
 
+    def keywords(self) -> dict[str, Any]:
+        """The values as :func:`fm2s.denoise` keywords: those of the options that apply to the
+        method (Noise2Detail takes no preset)."""
+        return {k: v for k, v in self.values.items() if _BY_NAME[k].applies_to(self.method)}
+
     def macro_items(self, *, seed: int | None = None) -> list[tuple[str, str]]:
         """These options as ImageJ macro ``(key, value text)`` pairs, in :data:`OPTIONS` order.
 
-        Every option given is written, plus ``preset`` and ``noise_level`` always and the
-        ``seed`` that was used when one is passed (so the line repeats the run).
+        Every option given is written, plus ``preset`` and ``noise_level`` always (for FM2S)
+        and the ``seed`` that was used when one is passed (so the line repeats the run).
         """
         values = dict(self.values)
         if seed is not None:
             values["seed"] = seed
         items = []
         for opt in OPTIONS:
+            if not opt.applies_to(values["method"]):
+                continue
             value = values[opt.name]
             wanted = opt.name in self.given or opt.name in ("preset", "noise_level")
             if opt.name == "seed" and value is not None:
@@ -312,7 +248,7 @@ def value_text(value: Any) -> str:
     """``value`` as the text of an option value (``none`` for None, numbers as written)."""
     if value is None:
         return "none"
-    if isinstance(value, Schedule):
+    if isinstance(value, (Schedule, N2DSchedule)):
         return value.name
     if isinstance(value, (tuple, list)):
         return " ".join(value_text(v) for v in value)
@@ -354,14 +290,36 @@ def validate_options(**values: Any) -> Options:
     for opt in OPTIONS:
         value = values.get(opt.name)
         parsed[opt.name] = opt.parse(value) if opt.name in given else opt.default
+    method = parsed["method"]
+    for opt in OPTIONS:
+        if opt.name in given and not opt.applies_to(method):
+            raise OptionError(opt.name, f"{opt.name} does not apply to method {method!r}: "
+                              f"{_NO_NOISE_MODEL[method]}; leave {opt.name} out")
+    if method != "fm2s":
+        return Options(values=parsed, params=None, given=given,
+                       schedule=_n2d_schedule(method, parsed["schedule"]))
     overrides = {k: parsed[k] for k in PARAMETER_NAMES if parsed[k] is not None}
     try:
         params = resolve_params(parsed["preset"], parsed["noise_level"], **overrides)
     except ValueError as exc:
         raise OptionError("noise_level", str(exc)) from None
     try:
+        if isinstance(parsed["schedule"], N2DSchedule):
+            raise ValueError(f"schedule {parsed['schedule'].name!r} is a Noise2Detail schedule; "
+                             "give method='n2d', or an FM2S schedule")
         schedule = resolve_schedule(parsed["schedule"], parsed["preset"], find_start(params))
         check_start(schedule.start, params)
     except ValueError as exc:
         raise OptionError("schedule", str(exc)) from None
     return Options(values=parsed, params=params, schedule=schedule, given=given)
+
+
+def _n2d_schedule(method: str, schedule: str | Schedule | N2DSchedule) -> N2DSchedule:
+    """The Noise2Detail or ZS-N2N schedule ``schedule`` names (or is)."""
+    if isinstance(schedule, N2DSchedule):
+        return schedule
+    if isinstance(schedule, Schedule):
+        raise OptionError("schedule", f"schedule {schedule.name!r} is an FM2S schedule; give "
+                          f"a name ({', '.join(SCHEDULES)}) or an N2DSchedule for {method}")
+    table = n2d_schedules.ZSN2N_SCHEDULES if method == "zsn2n" else n2d_schedules.SCHEDULES
+    return table[schedule]

@@ -121,7 +121,7 @@ def denoise_imageplus(imp: Any, options: Options | str | None = None, *,
     if progress:
         _ij().log(f"{COMMAND_NAME}: {title} {dict(data.sizes)} {data.dtype}, {opts.macro_string()}")
     result, _ = fm2s.denoise_with_metadata(
-        data, progress=ImageJProgress(title) if progress else None, **opts.values)
+        data, progress=ImageJProgress(title) if progress else None, **opts.keywords())
     out = to_imageplus(result, title=title + TITLE_SUFFIX)
     if progress:
         ij = _ij()

@@ -10,7 +10,15 @@ repeats the run.
 
 from __future__ import annotations
 
-from ..options import OPTIONS, Option, OptionError, Options, validate_options, value_text
+from ..options import (
+    OPTIONS,
+    Option,
+    OptionError,
+    Options,
+    option,
+    validate_options,
+    value_text,
+)
 from .macro_options import COMMAND_NAME
 
 #: The options the dialog asks for.
@@ -54,7 +62,8 @@ def ask_options(values: dict[str, str] | None = None) -> Options | None:
                 gd.addChoice(label, jpype.JArray(jpype.JString)(list(choices)), text)
             else:
                 gd.addStringField(label, text, 12)
-        gd.addMessage("seed: a whole number repeats a run; none draws one (recorded).\n"
+        gd.addMessage("preset and noise_level are FM2S's (n2d and zsn2n need neither).\n"
+                      "seed: a whole number repeats a run; none draws one (recorded).\n"
                       "Every other option of the macro command keeps its default.")
         gd.showDialog()
         if gd.wasCanceled():
@@ -62,9 +71,20 @@ def ask_options(values: dict[str, str] | None = None) -> Options | None:
         for label, _, choices in dialog_fields():
             current[label] = str(gd.getNextChoice() if choices is not None else gd.getNextString())
         try:
-            return validate_options(**current)
+            return validate_options(**applicable(current))
         except OptionError as exc:
             error = f"{exc}"
+
+
+def applicable(fields: dict[str, str]) -> dict[str, str]:
+    """The dialog's fields without those the chosen method does not use (every field has a
+    value, so the FM2S preset is there even when Noise2Detail was chosen)."""
+    method = fields.get("method", option("method").default)
+    try:
+        method = option("method").parse(method)
+    except OptionError:
+        return fields  # validation says what is wrong with it
+    return {k: v for k, v in fields.items() if option(k).applies_to(method)}
 
 
 def record(options: Options, *, seed: int) -> None:

@@ -107,3 +107,23 @@ def test_problems_of_an_image_are_said_in_macro_terms(ij):
              'run("FM2S Denoise", "schedule=quick seed=0");')
     assert "NaN or infinite pixel(s)" in str(info.value)
     assert 'run("Remove NaNs...", "radius=2");' in str(info.value) and "numpy" not in str(info.value)
+
+
+def test_noise2detail_from_a_macro(ij):
+    """method=n2d: the same command, a result of the source's type and calibration with the
+    method recorded; an FM2S preset given with it stops the macro and says why."""
+    from fm2s.imagej.batch.runner import MacroError
+
+    with pytest.raises(MacroError) as info:
+        _run('newImage("src", "16-bit ramp", 40, 32, 1);'
+             'run("FM2S Denoise", "method=n2d preset=widefield"); print("NOT REACHED");')
+    assert "preset does not apply to method 'n2d'" in str(info.value)
+    result = _run(
+        'setBatchMode(true);'
+        'newImage("cells", "16-bit ramp", 40, 32, 2); setVoxelSize(0.2, 0.3, 0.5, "micron");'
+        f'run("FM2S Denoise", "method=n2d {QUICK}");'
+        'getVoxelSize(pw, ph, pd, unit); info = getMetadata("Info");'
+        'return getTitle()+"|"+bitDepth()+"|"+nSlices+"|"+pw+"|"+unit+"|"'
+        '+(indexOf(info, "fm2s_method = n2d") >= 0)+"|"+(indexOf(info, "fm2s_preset") >= 0);'
+    )
+    assert result.split("|") == ["cells-FM2S", "16", "2", "0.2", "microns", "1", "0"]

@@ -258,7 +258,8 @@ run_macro({_one_image_macro(src, tmp_path / 'out.tif', QUICK)!r})
 
 @pytest.mark.xvfb
 @requires_xvfb
-def test_menu_command_dialog_defaults_one_result_and_a_replayable_recording(tmp_path):
+@pytest.mark.parametrize("method", ["fm2s", "n2d"])
+def test_menu_command_dialog_defaults_one_result_and_a_replayable_recording(tmp_path, method):
     body = """
 from fm2s.imagej.dialog import DIALOG_OPTIONS
 Recorder = jpype.JClass("ij.plugin.frame.Recorder")
@@ -283,6 +284,7 @@ print("CHOICES=" + ",".join(choices))
 print("TEXTS=" + ",".join(texts))
 names = [o.name for o in DIALOG_OPTIONS if o.choices]
 dialog.getChoices()[names.index("schedule")].select("quick")
+dialog.getChoices()[names.index("method")].select(METHOD)
 ActionEvent = jpype.JClass("java.awt.event.ActionEvent")
 dialog.actionPerformed(ActionEvent(dialog.getButtons()[0], ActionEvent.ACTION_PERFORMED, "OK"))
 for _ in range(300):
@@ -303,8 +305,8 @@ IJ.runMacro("setBatchMode(true); selectImage('cells'); " + line)
 again = jpype.JClass("ij.WindowManager").getImage(jpype.JClass("ij.WindowManager").getIDList()[-1])
 print("REPLAY_EQUAL=" + str(np.array_equal(from_imageplus(again).values, first)))
 """
-    run = run_fiji_like(body, display="xvfb", watchdog=False)
-    assert run.returncode == 0, run.stderr
+    run = run_fiji_like(body.replace("METHOD", repr(method)), display="xvfb", watchdog=False)
+    assert run.returncode == 0, run.stderr + run.stdout
     from fm2s.imagej.dialog import dialog_fields
 
     choices = [d for _, d, c in dialog_fields() if c is not None]
@@ -314,6 +316,9 @@ print("REPLAY_EQUAL=" + str(np.array_equal(from_imageplus(again).values, first))
     assert "RESULTS=cells-FM2S\n" in run.stdout  # shown once
     recorded = re.search(r'RECORDED=(run\("FM2S Denoise", ".*"\);)', run.stdout).group(1)
     assert "schedule=quick" in recorded and re.search(r"seed=\d+", recorded)
+    if method == "n2d":  # the dialog's FM2S fields are left out of an N2D run and its line
+        assert "method=n2d" in recorded and "preset" not in recorded
+        assert "noise_level" not in recorded
     assert "REPLAY_EQUAL=True" in run.stdout
 
 
