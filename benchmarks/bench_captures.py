@@ -30,21 +30,22 @@ from fm2s.engine.methods.fm2s.schedules import FAST, RANDOM_START
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import bench_fmd  # noqa: E402
+import fmd_data  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data" / "fmd")
+    parser.add_argument("--data", type=Path, default=fmd_data.DATA)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    raw_dir = args.data / "raw"
-    if not raw_dir.is_dir():
-        print(f"benchmark data not found: {raw_dir}", file=sys.stderr)
+    if problem := fmd_data.missing(args.data):
+        print(problem, file=sys.stderr)
         return 2
+    raw_dir = args.data / "raw"
     stems = sorted(p.stem for p in raw_dir.glob("*.png") if not p.stem.endswith("_1"))
     rows = []
     for stem in stems:
-        preset = bench_fmd.preset_for(stem)
+        preset = fmd_data.preset_for(stem)
         raw = np.asarray(Image.open(raw_dir / f"{stem}.png"))
         gt = np.asarray(Image.open(args.data / "gt" / f"{stem}.png"))
         random_weights = dataclasses.replace(FAST, start=RANDOM_START)  # and random's draws

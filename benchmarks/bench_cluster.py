@@ -18,6 +18,7 @@ generated data (Poisson noise on a smooth pattern, seed 0) written to a temporar
     local cluster costs.
 
 Run: ``python benchmarks/bench_cluster.py stream --frames 2000``,
+``python benchmarks/bench_cluster.py stream --frames 6400 --memory-limit 0.75 --formats tif``,
 ``python benchmarks/bench_cluster.py folder``, ``python benchmarks/bench_cluster.py overhead``.
 """
 
@@ -85,7 +86,11 @@ def run_fm2s(args: list[str], memory_limit: float | None = None) -> dict:
             Path(group, "cgroup.procs").write_text(str(os.getpid()))
 
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, preexec_fn=preexec)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, preexec_fn=preexec)
+    finally:
+        if memory_limit is not None:
+            Path(group).rmdir()  # empty once its processes have ended
     wall = time.perf_counter() - started
     line = next((x for x in done.stdout.splitlines() if x.startswith("PEAK")), "PEAK 0 -1")
     _, peak, code = line.split()
@@ -118,7 +123,7 @@ def stream(args: argparse.Namespace) -> None:
     print(f"{args.frames} frames of {args.size} x {args.size} uint16{limit}")
     print(f"{'format':>7} {'data MiB':>9} {'peak MiB':>9} {'wall s':>8} {'s/frame':>8} {'exit':>5}")
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
-        for suffix in (".tif", ".zarr"):
+        for suffix in (f".{f}" for f in args.formats):
             src = Path(tmp, f"stack{suffix}")
             nbytes = write_stack(src, args.frames, args.size)
             row = run_fm2s(["denoise", str(src), "-o", str(Path(tmp, "out")), "--seed", "0",
@@ -191,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--memory-limit", type=float, help="GiB (a memory cgroup; root)")
+    parser.add_argument("--formats", nargs="+", choices=["tif", "zarr"], default=["tif", "zarr"],
+                        help="with stream: the stack's formats")
     parser.add_argument("--tmp", help="where to write the data (default: the system's)")
     parser.add_argument("--results", help="append JSON lines here")
     args = parser.parse_args(argv)

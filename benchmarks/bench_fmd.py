@@ -29,6 +29,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import fmd_data
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -36,7 +37,6 @@ from scipy import ndimage
 import fm2s
 from fm2s.options import DEFAULT_BIAS_SIGMA
 
-PRESET_BY_PREFIX = {"confocal": "confocal", "twophoton": "twophoton", "widefield": "widefield"}
 HERE = Path(__file__).resolve().parent
 
 
@@ -51,14 +51,6 @@ def ssim(gt: np.ndarray, x: np.ndarray) -> float:
     from skimage.metrics import structural_similarity
 
     return float(structural_similarity(gt.astype(np.float64), x.astype(np.float64), data_range=255))
-
-
-def preset_for(name: str) -> str:
-    """Preset named by the file's microscope prefix."""
-    prefix = name.split("_")[0].lower()
-    if prefix not in PRESET_BY_PREFIX:
-        raise ValueError(f"{name}: cannot tell the microscope from the prefix {prefix!r}")
-    return PRESET_BY_PREFIX[prefix]
 
 
 def bias_correct(noisy01: np.ndarray, out01: np.ndarray, sigma: float) -> np.ndarray:
@@ -127,7 +119,7 @@ def score(gt: np.ndarray, raw: np.ndarray, out01: np.ndarray, sigma: float) -> d
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data" / "fmd")
+    parser.add_argument("--data", type=Path, default=fmd_data.DATA)
     parser.add_argument("--schedules", nargs="+", default=["fast", "reference"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, nargs="+", help="several seeds (overrides --seed)")
@@ -142,11 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bias-sigma", type=float, default=DEFAULT_BIAS_SIGMA)
     args = parser.parse_args(argv)
 
-    raw_dir, gt_dir = args.data / "raw", args.data / "gt"
-    if not raw_dir.is_dir() or not gt_dir.is_dir():
-        print(f"benchmark data not found: {args.data} needs raw/ and gt/ folders of PNG pairs "
-              "(the shared FMD images live in ../shared/data/fmd)", file=sys.stderr)
+    if problem := fmd_data.missing(args.data):
+        print(problem, file=sys.stderr)
         return 2
+    raw_dir, gt_dir = args.data / "raw", args.data / "gt"
     stems = args.images or sorted(p.stem for p in raw_dir.glob("*_1.png"))
     args.results.parent.mkdir(parents=True, exist_ok=True)
     done: dict[tuple, dict] = {}
@@ -163,12 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     to_run = [s for s in stems for schedule, seed in runs if (s, schedule, seed) not in done]
     if to_run:
-        wall, cpu = warm_up(sorted({preset_for(s) for s in to_run}), args.threads)
+        wall, cpu = warm_up(sorted({fmd_data.preset_for(s) for s in to_run}), args.threads)
         print(f"start-up before the first timed plane (imports, compiled-code cache): "
               f"{wall:.1f} s wall, {cpu:.1f} s CPU; not counted in the time per plane",
               file=sys.stderr, flush=True)
     for stem in stems:
-        preset = preset_for(stem)
+        preset = fmd_data.preset_for(stem)
         raw = np.asarray(Image.open(raw_dir / f"{stem}.png"))
         gt = np.asarray(Image.open(gt_dir / f"{stem}.png"))
         median = ndimage.median_filter(raw, size=fm2s.resolve_params(preset).median_window, mode="nearest")

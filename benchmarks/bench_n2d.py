@@ -39,22 +39,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+import fmd_data
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-HERE = Path(__file__).resolve().parent
-PRESET_BY_PREFIX = {"confocal": "confocal", "twophoton": "twophoton", "widefield": "widefield"}
-
 Runner = Callable[[np.ndarray, str, int], np.ndarray]
-
-
-def preset_for(stem: str) -> str:
-    """The preset named by the file's microscope prefix."""
-    prefix = stem.split("_")[0].lower()
-    if prefix not in PRESET_BY_PREFIX:
-        raise ValueError(f"{stem}: cannot tell the microscope from the prefix {prefix!r}")
-    return PRESET_BY_PREFIX[prefix]
 
 
 def centre_crop(image: np.ndarray, size: int | None) -> np.ndarray:
@@ -105,7 +95,7 @@ def warm_up(threads: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data" / "fmd")
+    parser.add_argument("--data", type=Path, default=fmd_data.DATA)
     parser.add_argument("--images", nargs="+", help="image stems (default: every *_1 capture)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--crop", type=int, default=None, help="centred N x N crop of each image")
@@ -118,11 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, help="append one JSON line per run here")
     args = parser.parse_args(argv)
 
-    raw_dir, gt_dir = args.data / "raw", args.data / "gt"
-    if not raw_dir.is_dir() or not gt_dir.is_dir():
-        print(f"benchmark data not found: {args.data} needs raw/ and gt/ folders of PNG pairs "
-              "(the shared FMD images live in ../shared/data/fmd)", file=sys.stderr)
+    if problem := fmd_data.missing(args.data):
+        print(problem, file=sys.stderr)
         return 2
+    raw_dir, gt_dir = args.data / "raw", args.data / "gt"
 
     import torch
 
@@ -141,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'wall s':>8}", flush=True)
     rows = []
     for stem in stems:
-        preset = preset_for(stem)
+        preset = fmd_data.preset_for(stem)
         raw = centre_crop(np.asarray(Image.open(raw_dir / f"{stem}.png")), args.crop)
         gt = centre_crop(np.asarray(Image.open(gt_dir / f"{stem}.png")), args.crop)
         print(f"{stem:<22} {'noisy':<14} {'':>4} {psnr(gt, raw):7.2f} {ssim(gt, raw):6.3f}")

@@ -29,6 +29,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import fmd_data
 import numpy as np
 from PIL import Image
 
@@ -147,7 +148,7 @@ def summary(path: Path, labels: list[str] | None, baseline: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data" / "fmd")
+    parser.add_argument("--data", type=Path, default=fmd_data.DATA)
     parser.add_argument("--images", nargs="+", default=DEFAULT_IMAGES)
     parser.add_argument("--crop", type=int, default=128, help="crop side (0: whole image)")
     parser.add_argument("--at", type=int, nargs=2, help="crop top-left row and column")
@@ -165,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.summary:
         summary(args.summary, args.labels, args.baseline)
         return 0
-    if not (args.data / "raw").is_dir():
-        print(f"benchmark data not found: {args.data} needs raw/ and gt/", file=sys.stderr)
+    if problem := fmd_data.missing(args.data):
+        print(problem, file=sys.stderr)
         return 2
     args.crop = args.crop or None
     args.label = args.label or args.schedule

@@ -125,3 +125,15 @@ def test_the_command_line_runs_noise2detail_and_names_a_flag_that_does_not_apply
     np.testing.assert_array_equal(written.values, api.values)
     assert written.attrs["fm2s_method"] == "n2d"
     assert written.attrs["z_spacing"] == pytest.approx(0.7)
+
+
+def test_progress_counts_both_trained_stages_and_every_plane():
+    image = np.random.default_rng(2).poisson(30, (3, 36, 36)).astype(np.uint8)  # (t, row, col)
+    events = []
+    fm2s.denoise(image, method="n2d", progress=events.append, **FAST_TEST)
+    fractions = [e.fraction for e in events]
+    assert all(a <= b for a, b in zip(fractions, fractions[1:])) and fractions[-1] == 1.0
+    train = [e for e in events if e.phase == "train"]
+    steps = N2D_QUICK.stage1_steps + N2D_QUICK.stage3_steps
+    assert len(train) == steps and all(e.n_steps == steps for e in train)  # one shared model
+    assert [e.plane for e in events if e.phase == "denoise"] == [1, 2, 3]

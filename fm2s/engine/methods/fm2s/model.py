@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ...infer import DEFAULT_TILE, reflect_pad
 from ...infer import predict_plane as predict_views
+from ...layers import build_seeded, conv2d
+from ...layers import count_parameters as count_parameters
 
 #: Pixels each side that influence one output pixel (5x5, 3x3, 5x5 convolutions: 2 + 1 + 2).
 RECEPTIVE_RADIUS = 5
@@ -36,45 +35,20 @@ class FM2SNet(nn.Module):
         padded output (the pixels that never see the zero padding). Training scores only
         those pixels, so it computes nothing else.
         """
-        return _conv(self.conv3, self.hidden(x, valid=valid), valid)
+        return conv2d(self.conv3, self.hidden(x, valid=valid), valid)
 
     def hidden(self, x: torch.Tensor, *, valid: bool = False) -> torch.Tensor:
         """The 12-channel features that the last convolution turns into the output.
 
         ``valid=True``: unpadded convolutions, 3 pixels smaller on every side.
         """
-        return self.act(_conv(self.conv2, self.act(_conv(self.conv1, x, valid)), valid))
-
-    def reset_parameters(self, generator: torch.Generator) -> None:
-        """Initialise like torch's default Conv2d init, but from ``generator`` (repeatable)."""
-        for conv in (self.conv1, self.conv2, self.conv3):
-            nn.init.kaiming_uniform_(conv.weight, a=math.sqrt(5), generator=generator)
-            fan_in = conv.weight.shape[1] * conv.weight.shape[2] * conv.weight.shape[3]
-            bound = 1.0 / math.sqrt(fan_in)
-            nn.init.uniform_(conv.bias, -bound, bound, generator=generator)
-
-
-def _conv(conv: nn.Conv2d, x: torch.Tensor, valid: bool) -> torch.Tensor:
-    if not valid:
-        return conv(x)
-    return F.conv2d(x, conv.weight, conv.bias)
+        return self.act(conv2d(self.conv2, self.act(conv2d(self.conv1, x, valid)), valid))
 
 
 def build_model(n_chan: int, generator: torch.Generator, device: torch.device) -> FM2SNet:
-    """Return a freshly initialised :class:`FM2SNet` on ``device``.
-
-    Weights come from ``generator`` only; torch's global random stream is left untouched.
-    """
-    with torch.random.fork_rng(devices=[]):
-        model = FM2SNet(n_chan)
-    with torch.no_grad():
-        model.reset_parameters(generator)
-    return model.to(device)
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """Return a freshly initialised :class:`FM2SNet` on ``device``, its weights drawn from
+    ``generator`` only (torch's global random stream is left untouched)."""
+    return build_seeded(lambda: FM2SNet(n_chan), generator, device)
 
 
 def pad_plane(x: torch.Tensor) -> torch.Tensor:

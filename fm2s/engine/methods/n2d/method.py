@@ -38,8 +38,26 @@ def _counter(total: int, on_step: Callable[[int, int], None] | None) -> Callable
     return step
 
 
+class _PairLossMethod:
+    """What Noise2Detail and ZS-N2N share: a :class:`N2DSchedule`, training data, crops."""
+
+    schedule: N2DSchedule
+
+    @property
+    def crop_training(self) -> bool:
+        """True when one model can train on crops from many planes (``stack_mode="shared"``)."""
+        return self.schedule.crop is not None
+
+    def prepare(self, planes: np.ndarray, device: torch.device) -> N2DData:
+        """``(N, H, W)`` float32 planes in [0, 1] as training data on ``device``."""
+        return N2DData.from_planes(planes, device)
+
+    def _schedule(self, fraction: float) -> N2DSchedule:
+        return self.schedule if fraction == 1.0 else self.schedule.scaled(fraction)
+
+
 @dataclass(frozen=True)
-class N2DMethod:
+class N2DMethod(_PairLossMethod):
     """Noise2Detail (three stages; the model holds the two networks ``f`` and ``g``).
 
     Attributes
@@ -52,18 +70,9 @@ class N2DMethod:
     schedule: N2DSchedule = FAST
     name = "n2d"
 
-    @property
-    def crop_training(self) -> bool:
-        """True when one model can train on crops from many planes (``stack_mode="shared"``)."""
-        return self.schedule.crop is not None
-
     def training_steps(self, fraction: float = 1.0) -> int:
         """Optimizer steps of one training (``fraction`` of the schedule for warm starts)."""
         return self._schedule(fraction).total_steps
-
-    def prepare(self, planes: np.ndarray, device: torch.device) -> N2DData:
-        """``(N, H, W)`` float32 planes in [0, 1] as training data on ``device``."""
-        return N2DData.from_planes(planes, device)
 
     def train(
         self,
@@ -112,12 +121,9 @@ class N2DMethod:
         with torch.random.fork_rng(devices=[]):
             return N2DModel(N2DNet(N_CHAN), N2DNet(N_CHAN))
 
-    def _schedule(self, fraction: float) -> N2DSchedule:
-        return self.schedule if fraction == 1.0 else self.schedule.scaled(fraction)
-
 
 @dataclass(frozen=True)
-class ZSN2NMethod:
+class ZSN2NMethod(_PairLossMethod):
     """Zero-Shot Noise2Noise (Mansour and Heckel, CVPR 2023): stage 1 of Noise2Detail alone.
 
     The model is the one network ``f``; the output is ``clamp(x - f(x), 0, 1)``. Only the
@@ -133,18 +139,9 @@ class ZSN2NMethod:
     schedule: N2DSchedule = ZSN2N_FAST
     name = "zsn2n"
 
-    @property
-    def crop_training(self) -> bool:
-        """True when one model can train on crops from many planes (``stack_mode="shared"``)."""
-        return self.schedule.crop is not None
-
     def training_steps(self, fraction: float = 1.0) -> int:
         """Optimizer steps of one training (``fraction`` of the schedule for warm starts)."""
         return self._schedule(fraction).stage1_steps
-
-    def prepare(self, planes: np.ndarray, device: torch.device) -> N2DData:
-        """``(N, H, W)`` float32 planes in [0, 1] as training data on ``device``."""
-        return N2DData.from_planes(planes, device)
 
     def train(
         self,
@@ -176,6 +173,3 @@ class ZSN2NMethod:
         """An untrained network (torch's global random state untouched)."""
         with torch.random.fork_rng(devices=[]):
             return N2DNet(N_CHAN)
-
-    def _schedule(self, fraction: float) -> N2DSchedule:
-        return self.schedule if fraction == 1.0 else self.schedule.scaled(fraction)

@@ -15,11 +15,12 @@ multiple of 4 computes the same pixels as the whole plane.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ...layers import build_seeded, conv2d
+from ...layers import count_parameters as count_parameters
 
 #: Hidden channels of :class:`N2DNet`.
 WIDTH = 48
@@ -60,22 +61,8 @@ class N2DNet(nn.Module):
 
     def hidden(self, x: torch.Tensor, *, valid: bool = False) -> torch.Tensor:
         """The 48 features that the last (1x1) convolution turns into the output."""
-        h = self.act(_conv(self.conv1, x, valid))
-        return self.act(_conv(self.conv2, h, valid))
-
-    def reset_parameters(self, generator: torch.Generator) -> None:
-        """Initialise like torch's default Conv2d init, but from ``generator`` (repeatable)."""
-        for conv in (self.conv1, self.conv2, self.conv3):
-            nn.init.kaiming_uniform_(conv.weight, a=math.sqrt(5), generator=generator)
-            fan_in = conv.weight.shape[1] * conv.weight.shape[2] * conv.weight.shape[3]
-            bound = 1.0 / math.sqrt(fan_in)
-            nn.init.uniform_(conv.bias, -bound, bound, generator=generator)
-
-
-def _conv(conv: nn.Conv2d, x: torch.Tensor, valid: bool) -> torch.Tensor:
-    if not valid:
-        return conv(x)
-    return F.conv2d(x, conv.weight, conv.bias)
+        h = self.act(conv2d(self.conv1, x, valid))
+        return self.act(conv2d(self.conv2, h, valid))
 
 
 class N2DModel(nn.Module):
@@ -88,20 +75,9 @@ class N2DModel(nn.Module):
 
 
 def build_net(n_chan: int, generator: torch.Generator, device: torch.device) -> N2DNet:
-    """Return a freshly initialised :class:`N2DNet` on ``device``.
-
-    Weights come from ``generator`` only; torch's global random stream is left untouched.
-    """
-    with torch.random.fork_rng(devices=[]):
-        net = N2DNet(n_chan)
-    with torch.no_grad():
-        net.reset_parameters(generator)
-    return net.to(device)
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """Return a freshly initialised :class:`N2DNet` on ``device``, its weights drawn from
+    ``generator`` only (torch's global random stream is left untouched)."""
+    return build_seeded(lambda: N2DNet(n_chan), generator, device)
 
 
 def pair_downsample(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

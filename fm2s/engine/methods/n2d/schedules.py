@@ -109,10 +109,11 @@ REFERENCE = N2DSchedule("reference", stage1_steps=2000, stage3_steps=2000, lr=1e
 
 #: The default: random 64 x 64 crops in batches of 8, 800 steps for ``f`` and 200 for ``g``,
 #: learning rate 2e-3 falling to 2e-4 on a cosine in each stage, bfloat16 training where the
-#: hardware has it. On FMD crops (BENCHMARKS.md, section 6) it scored 0.2-0.4 dB above ``reference`` at
-#: 1/15 of the CPU time on 256 x 256 crops and 1/67 on a 512 x 512 plane (about 30 s, one
-#: thread). A short stage 3 is not only cheaper: ``g`` trained longer (800 or 2,000 steps)
-#: scored lower on every FMD image tried, as it learns to put back noise as well as detail.
+#: hardware has it. On 256 x 256 crops of the eight FMD images it scored 0.40 dB above
+#: ``reference`` at 1/15 of the CPU time, and on a 512 x 512 plane 0.17 dB above at 1/61
+#: (30 s of one core; BENCHMARKS.md, section 6). A short stage 3 is not only cheaper: ``g``
+#: trained longer (800 or 2,000 steps) scored lower on every FMD image tried, as it learns to
+#: put back noise as well as detail.
 FAST = N2DSchedule("fast", stage1_steps=800, stage3_steps=200, lr=2e-3, lr_final=2e-4,
                    crop=64, batch=8, bf16=True)
 

@@ -165,7 +165,7 @@ def _forward_dtypes(schedule: Schedule, monkeypatch) -> tuple[set[torch.dtype], 
 
     hidden: set[torch.dtype] = set()
     output: set[torch.dtype] = set()
-    real_conv = model_module._conv
+    real_conv = model_module.conv2d
     real_output = train_module.conv_from_reference
 
     def conv(layer, x, valid):
@@ -178,7 +178,7 @@ def _forward_dtypes(schedule: Schedule, monkeypatch) -> tuple[set[torch.dtype], 
         output.add(out.dtype)
         return out
 
-    monkeypatch.setattr(model_module, "_conv", conv)
+    monkeypatch.setattr(model_module, "conv2d", conv)
     monkeypatch.setattr(train_module, "conv_from_reference", bf16_output)
     model = build_model(2, torch.Generator().manual_seed(0), CPU)
     _train(schedule, _data(), model=model)
