@@ -25,7 +25,9 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import subprocess
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -62,6 +64,11 @@ class WorkerSetup(WorkerPlugin):
 
         own_process()
         set_process_threads(self.threads)
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)  # see _dask_logs_off
+        if threading.current_thread() is threading.main_thread():
+            # Ctrl-C reaches every process of the terminal's group: the client stops the
+            # cluster, and a worker interrupted on its own only prints a traceback.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         if "CUDA_VISIBLE_DEVICES" in os.environ:
             return
         count = gpu_count()
@@ -104,13 +111,31 @@ def cluster(workers: int | None = None, scheduler: str | None = None,
             with Client(scheduler, scheduler_file=scheduler_file) as client:
                 yield client, 0
             return
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                          dashboard_address=None, silence_logs=logging.CRITICAL) as local, \
+        with _dask_logs_off(), \
+                LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                             dashboard_address=None, silence_logs=logging.CRITICAL) as local, \
                 Client(local) as client:
             from .engine.runtime import available_cpus
 
             client.register_plugin(WorkerSetup(max(1, available_cpus() // (workers or 1))))
             yield client, int(workers or 1)
+
+
+@contextlib.contextmanager
+def _dask_logs_off() -> Iterator[None]:
+    """Keep Dask's own log lines off the terminal while a local cluster runs and shuts down.
+
+    A signal cuts the cluster's connections mid-message, and Dask logs each one, with a
+    traceback; fm2s says what happened itself. (``silence_logs`` alone lowers only the
+    handlers' levels while the cluster is open, and only in this process.)
+    """
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def run_on_cluster(client: Any, jobs: Sequence[Job], options: dict[str, Any], *,
