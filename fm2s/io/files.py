@@ -77,10 +77,7 @@ def atomic_write(
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
     """
-    path = Path(path)
-    if not overwrite and path.exists():
-        raise _exists_error(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    path, tmp = _destination_and_temporary(path, overwrite)
     # Create the temporary file ourselves (mode 0o666 minus umask, as for a normal file).
     os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
@@ -109,6 +106,15 @@ def atomic_write(
     return path
 
 
+def _destination_and_temporary(path: str | os.PathLike[str], overwrite: bool) -> tuple[Path, Path]:
+    """``path`` (refused when it exists and ``overwrite`` is False) and a fresh hidden
+    temporary name beside it."""
+    path = Path(path)
+    if not overwrite and path.exists():
+        raise _exists_error(path)
+    return path, path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+
+
 def atomic_write_dir(
     path: str | os.PathLike[str], write: Callable[[Path], None], *, overwrite: bool = False
 ) -> Path:
@@ -122,10 +128,7 @@ def atomic_write_dir(
     """
     import shutil
 
-    path = Path(path)
-    if not overwrite and path.exists():
-        raise _exists_error(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    path, tmp = _destination_and_temporary(path, overwrite)
     try:
         write(tmp)
         if path.exists():  # overwrite: move the old one aside first, then drop it
