@@ -159,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as exc:
         signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+        _interrupt_handled()
         print(f"\nfm2s: stopped by {signal.Signals(signum).name}; finished files are kept, "
               "re-run the same command to resume", file=sys.stderr)
         return 128 + signum
@@ -182,6 +183,22 @@ class Stopped(KeyboardInterrupt):
 
 def _stop(signum: int, _frame: object) -> None:
     raise Stopped(signum)
+
+
+def _interrupt_handled() -> None:
+    """Tell CPython that the interrupt was handled, so that the exit code is fm2s's.
+
+    An interrupt that lands in code run by ``exec`` of a string (``dataclasses`` does this, and
+    torch imports modules lazily in the middle of a run) sets a process-wide flag even when the
+    interrupt is caught, and CPython then ends the process by SIGINT instead of with the code
+    returned. Nothing to do on other interpreters.
+    """
+    import ctypes
+
+    try:
+        ctypes.c_int.in_dll(ctypes.pythonapi, "_Py_UnhandledKeyboardInterrupt").value = 0
+    except (AttributeError, ValueError):
+        pass
 
 
 _HANDLER_MARK = "_fm2s_cli_handler"
