@@ -127,6 +127,20 @@ def in_order(data: Any, order: Sequence[str] = DIMS) -> Any:
     return renamed.transpose(*wanted) if tuple(wanted) != tuple(renamed.dims) else renamed
 
 
+def image_in_order(data: Any, order: Sequence[str] = DIMS) -> Any:
+    """:func:`in_order`, for an image that must have a plane: ``row`` and ``col`` dims.
+
+    Raises
+    ------
+    ValueError
+        When a dim has no fm2s name, or there is no ``row`` or no ``col``.
+    """
+    data = in_order(data, order)
+    if "row" not in data.dims or "col" not in data.dims:
+        raise ValueError(f"the image needs row and col dims, got {tuple(data.dims)}")
+    return data
+
+
 def letters(dims: Sequence[Hashable]) -> str:
     """ImageJ/TIFF axis letters of ``dims`` (fm2s names or aliases), e.g. ``"ZCYX"``."""
     return "".join(LETTERS[n] for n in canonical_dims(dims).values())

@@ -172,11 +172,9 @@ def _canonical(data: Any) -> tuple[np.ndarray, dict[str, Any]]:
             raise ValueError(f"a numpy image must have 2 to 4 dimensions, got shape {arr.shape}")
         data = xr.DataArray(arr, dims=names[arr.ndim])
     try:
-        data = axes.in_order(data)
+        data = axes.image_in_order(data)
     except ValueError as exc:
         raise ValueError(f"cannot map dims to ImageJ: {exc}") from None
-    if "row" not in data.dims or "col" not in data.dims:
-        raise ValueError(f"cannot map dims {data.dims} to ImageJ: row and col are required")
     for dim in axes.DIMS:
         if dim not in data.dims:
             data = data.expand_dims(dim)

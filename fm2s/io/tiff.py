@@ -276,11 +276,9 @@ def write_tiff(
 
     da = _as_dataarray(image)
     try:
-        da = axes.in_order(da)
+        da = axes.image_in_order(da)
     except ValueError as exc:
         raise ValueError(f"cannot write this image to TIFF: {exc}") from None
-    if "row" not in da.dims or "col" not in da.dims:
-        raise ValueError(f"the image needs row and col dims to be written, got {tuple(da.dims)}")
     letters = axes.letters(da.dims)
     data = da.data if is_lazy(da.data) else np.ascontiguousarray(da.values)
     if data.dtype.name not in IMAGEJ_DTYPES + ("int16", "float64"):

@@ -124,7 +124,10 @@ def write_zarr(path: str | os.PathLike[str], image: Any, metadata: dict | None =
     import zarr
     from ome_zarr.writer import write_image
 
-    image = axes.in_order(image, NGFF_ORDER)
+    try:
+        image = axes.image_in_order(image, NGFF_ORDER)
+    except ValueError as exc:
+        raise ValueError(f"cannot write this image to OME-Zarr: {exc}") from None
     meta = ImageMetadata.from_attrs(image.attrs)
     if metadata is not None:
         meta.provenance = dict(metadata)

@@ -54,3 +54,12 @@ def test_the_command_denoises_a_zarr_store_into_a_zarr_store(tmp_path, capsys):
     assert result.attrs["x_spacing"] == 0.2 and result.attrs["unit"] == "µm"
     assert result.attrs["fm2s_schedule"] == "quick" and result.attrs["fm2s_source"] == "cells.zarr"
     assert not np.array_equal(result.values, image.values)
+
+
+def test_an_image_without_a_plane_is_refused_before_anything_is_written(tmp_path):
+    lines = xr.DataArray(np.zeros((3, 40), np.uint16), dims=("t", "col"))
+    with pytest.raises(ValueError, match=r"OME-Zarr: the image needs row and col dims"):
+        io.write_zarr(tmp_path / "x.zarr", lines)
+    with pytest.raises(ValueError, match=r"TIFF: the image needs row and col dims"):
+        io.write_tiff(tmp_path / "x.tif", lines)
+    assert list(tmp_path.iterdir()) == []
