@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         for label, schedule in (("start", "fast"), ("random", random_weights)):
             c0 = time.process_time()
             out, meta = fm2s.denoise_with_metadata(
-                raw.astype(np.float32) / 255.0, preset=preset, schedule=schedule, seed=args.seed,
+                raw.astype(np.float32) / 255.0, preset=preset, noise_level="avg1",
+                schedule=schedule, seed=args.seed,
                 intensity_range=(0.0, 1.0), bias_sigma=None)
             row[label] = bench_fmd.score(gt, raw, out, bench_fmd.DEFAULT_BIAS_SIGMA)["psnr_round"]
             row[f"{label}_cpu"] = time.process_time() - c0

@@ -10,105 +10,23 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
-import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import axes
-from ._version import __version__
 from .errors import ImageError, nonfinite_error
 from .intensity import IntensityMap, check_dtype, intensity_map_for
 from .lazy import denoise_lazy, is_lazy
-from .options import OPTIONS, Options, validate_options
+from .options import OPTIONS, validate_options
 from .out_of_memory import explain_out_of_memory
 from .planes import DataPlanes, PlaneLayout, UnitPlanes
+from .run import ChannelSetting, Run, resolve_run
 
 log = logging.getLogger("fm2s")
 
 ProgressCallback = Callable[[Any], None]
-
-
-@dataclass(frozen=True)
-class Run:
-    """Validated options resolved for one image: what will run."""
-
-    options: Options
-    seed: int
-    device: Any  # torch.device
-    stack_mode: str
-
-    @property
-    def training_precision(self) -> str:
-        """``"bfloat16"`` when the schedule asks for it and the device has it, else ``"float32"``
-        (as the method's training decides it)."""
-        schedule = self.options.schedule
-        if self.options.method == "fm2s":
-            from .engine.methods.fm2s.train import trains_in_bf16
-
-            bf16 = trains_in_bf16(schedule, self.device)
-        else:
-            from .engine.methods.n2d import train as n2d_train
-
-            bf16 = schedule.bf16 and n2d_train.native_bf16(self.device)
-        return "bfloat16" if bf16 else "float32"
-
-    @property
-    def noise_sampler(self) -> str:
-        """``"numba"`` (the compiled CPU sampler) or ``"torch"``: what draws FM2S's noise.
-
-        A seed repeats a result only with the same sampler, so it is recorded with the seed.
-        """
-        from .engine.methods.fm2s.noise import noise_sampler
-
-        return noise_sampler(self.device)
-
-    def method(self) -> Any:
-        """The engine's method object for this run."""
-        opts = self.options
-        if opts.method == "n2d":
-            from .engine.methods.n2d.method import N2DMethod
-
-            return N2DMethod(opts.schedule)
-        if opts.method == "zsn2n":
-            from .engine.methods.n2d.method import ZSN2NMethod
-
-            return ZSN2NMethod(opts.schedule)
-        from .engine.methods.fm2s.method import FM2SMethod
-
-        return FM2SMethod(opts.params, opts.schedule)
-
-    def metadata(self, maps: Sequence[IntensityMap] = ()) -> dict[str, Any]:
-        """The ``fm2s_*`` record of this run: every option as it ran, and how it ran."""
-        from .engine.methods.fm2s.schedules import SCHEDULES
-
-        opts = self.options
-        resolved = dict(opts.values)
-        resolved.update(seed=self.seed, device=str(self.device), stack_mode=self.stack_mode,
-                        schedule=opts.schedule.name, bias_sigma=opts.bias_sigma or 0.0)
-        if opts.params is not None:
-            resolved.update(opts.params.as_dict())
-        if maps:
-            resolved["intensity_range"] = [[m.lo, m.hi] for m in maps]
-        meta: dict[str, Any] = {"fm2s_version": __version__}
-        meta.update({f"fm2s_{o.name}": resolved[o.name] for o in OPTIONS
-                     if resolved[o.name] is not None and o.applies_to(opts.method)})
-        given = opts.values["schedule"]
-        if opts.method != "fm2s":  # no noise model; the schedule, a few numbers, in full
-            meta["fm2s_training_precision"] = self.training_precision
-            meta["fm2s_schedule_settings"] = dataclasses.asdict(opts.schedule)
-            return meta
-        meta.update(
-            fm2s_noise_draws=opts.schedule.noise_draws,
-            fm2s_start=opts.schedule.start,
-            fm2s_training_precision=self.training_precision,
-            fm2s_noise_sampler=self.noise_sampler,
-        )
-        if not isinstance(given, str) and given != SCHEDULES.get(given.name):
-            meta["fm2s_schedule_settings"] = dataclasses.asdict(opts.schedule)
-        return meta
 
 
 def denoise(
@@ -213,13 +131,13 @@ def denoise_with_metadata(
     n_planes = data.size // (data.shape[row] * data.shape[col])
     run = resolve_run(validate_options(**options), n_planes)
     try:
-        out, maps = _denoise_array(data, row, col, ch, run, progress)
+        out, maps, settings = _denoise_array(data, row, col, ch, run, progress)
     except (MemoryError, RuntimeError) as exc:
         explained = explain_out_of_memory(exc, data.shape, run.device.type)
         if explained is None:
             raise
         raise explained from exc
-    meta = run.metadata(maps)
+    meta = run.metadata(maps, settings)
     if is_dataarray:
         result = image.copy(data=out)
         result.attrs.update(meta)
@@ -233,25 +151,6 @@ def trains_one_shared_model(options: dict[str, Any]) -> bool:
     validated = validate_options(**options)
     mode = validated.stack_mode
     return mode == "shared" or (mode == "auto" and validated.schedule.crop is not None)
-
-
-def resolve_run(options: Options, n_planes: int) -> Run:
-    """Resolve validated options for an image of ``n_planes`` planes per channel.
-
-    Draws the seed when none was given, finds the device and the stack mode, and caps the
-    threads at the CPU cores the process may use.
-    """
-    from .engine.plan import resolve_stack_mode
-    from .engine.runtime import capped_threads, resolve_device
-
-    schedule = options.schedule
-    mode = resolve_stack_mode(options.stack_mode, schedule.crop is not None, schedule.name,
-                              n_planes)
-    seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
-    threads = capped_threads(options.num_threads)
-    if threads != options.num_threads:
-        options = dataclasses.replace(options, values={**options.values, "num_threads": threads})
-    return Run(options, seed, resolve_device(options.device), mode)
 
 
 def check_image(data: np.ndarray, row: int, col: int, *, numpy_input: bool = True) -> None:
@@ -280,12 +179,12 @@ def _denoise_array(
     ch: int | None,
     run: Run,
     progress: ProgressCallback | None,
-) -> tuple[np.ndarray, list[IntensityMap]]:
+) -> tuple[np.ndarray, list[IntensityMap], list[ChannelSetting]]:
     """Denoise ``data`` channel by channel, plane by plane, into a new array of its layout.
 
     Memory: the input, the output and the planes being worked on (:mod:`fm2s.planes`).
     """
-    from .engine.pipeline import denoise_stack
+    from .engine.pipeline import denoise_stack, shared_training_planes
     from .engine.runtime import channel_seed, cpu_threads, make_generators
 
     layout = PlaneLayout(row, col, ch)
@@ -294,10 +193,10 @@ def _denoise_array(
     n_ch, n_stack = len(sources), int(np.prod(sources[0].shape[:-2], dtype=np.int64))
     h, w = data.shape[row], data.shape[col]
     maps: list[IntensityMap] = []
+    settings: list[ChannelSetting] = []
     opts = run.options
     log.info("fm2s: %d channel(s) x %d plane(s) of %d x %d on %s, schedule %s, stack mode %s",
              n_ch, n_stack, h, w, run.device, opts.schedule.name, run.stack_mode)
-    method = run.method()
     with cpu_threads(opts.num_threads):
         for c, (source, target) in enumerate(zip(sources, targets)):
             # Each channel has its own generators, so a channel's result does not depend on
@@ -305,16 +204,19 @@ def _denoise_array(
             cpu_gen, dev_gen = make_generators(channel_seed(run.seed, c), run.device)
             imap = intensity_map_for(source, opts.intensity_range)
             maps.append(imap)
+            unit = UnitPlanes(source, imap)
+            setting = run.channel_setting(unit, shared_training_planes(len(unit)))
+            settings.append(setting)
             on_progress = None
             if progress is not None:
                 on_progress = _channel_progress(progress, c, n_ch, n_stack)
             denoise_stack(
-                UnitPlanes(source, imap), method, stack_mode=run.stack_mode, device=run.device,
+                unit, setting.method, stack_mode=run.stack_mode, device=run.device,
                 cpu_generator=cpu_gen, device_generator=dev_gen, tile=opts.tile,
                 bias_sigma=opts.bias_sigma, progress=on_progress,
                 out=DataPlanes(target, imap),
             )
-    return out, maps
+    return out, maps, settings
 
 
 def _channel_progress(

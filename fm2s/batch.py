@@ -280,7 +280,8 @@ def run_job(job: Job, options: dict[str, Any], overwrite: bool = False,
             if job.out.exists() and not overwrite:  # finished by another run meanwhile
                 return "skipped", f"skip {job.label}: {job.out} exists (use --overwrite to redo it)"
             remove_stale_temporaries(job.out.parent, {job.out.name})  # a killed worker's
-            seconds = denoise_file(job, options, overwrite=overwrite, on_fraction=on_fraction)
+            seconds, meta = denoise_file(job, options, overwrite=overwrite,
+                                         on_fraction=on_fraction)
     except KeyboardInterrupt:
         raise
     except FileExistsError:
@@ -289,7 +290,10 @@ def run_job(job: Job, options: dict[str, Any], overwrite: bool = False,
     except Exception as exc:  # one bad file must not stop the batch
         log.debug("fm2s: %s failed", job.label, exc_info=True)
         return "failed", f"error: {job.label}: {one_line(exc)}"
-    return "done", f"wrote {job.out} ({seconds:.1f} s)"
+    from .noise_level import level_lines
+
+    chosen = "".join(f"\n  {line}" for line in level_lines(meta))
+    return "done", f"wrote {job.out} ({seconds:.1f} s){chosen}"
 
 
 def one_line(exc: BaseException) -> str:
@@ -309,13 +313,13 @@ def denoise_file(
     *,
     overwrite: bool = False,
     on_fraction: Callable[[float], None] | None = None,
-) -> float:
+) -> tuple[float, dict[str, Any]]:
     """Read ``job``'s image, denoise it with ``options`` and write its output atomically.
 
     Returns
     -------
-    float
-        Seconds it took.
+    (float, dict)
+        Seconds it took, and the ``fm2s_*`` record written with the output.
     """
     import dask
 
@@ -360,4 +364,4 @@ def denoise_file(
             write_image(job.out, result, meta, overwrite=overwrite)
         except OSError as exc:
             raise explain_write_error(exc, job.out) from exc
-    return time.perf_counter() - started
+    return time.perf_counter() - started, meta

@@ -113,7 +113,7 @@ def run_demo(
         "(cells, filaments, puncta; about 40 photons at the brightest pixel), written to "
         f"{files['noisy']}; denoising it with the default settings, as `fm2s denoise` does.")
     options = {"seed": seed} if num_threads is None else {"seed": seed, "num_threads": num_threads}
-    seconds = denoise_file(Job(files["noisy"], files["denoised"]), options, overwrite=True)
+    seconds, _ = denoise_file(Job(files["noisy"], files["denoised"]), options, overwrite=True)
     result = read_image(files["denoised"])
     denoised = np.asarray(result.values)
     scores = {name: psnr(clean, image, SAMPLE_RANGE)
@@ -126,9 +126,11 @@ def run_demo(
         similarity = {"noisy": None, "denoised": None}
     draw_figure(files["figure"], noisy, denoised, clean, scores, seconds)
     meta = {k: v for k, v in result.attrs.items() if str(k).startswith("fm2s_")}
+    level = meta.get("fm2s_noise_level")
+    if level == "auto":
+        level = f"noise level auto -> {', '.join(meta.get('fm2s_noise_level_chosen', []))}"
     say(f"  denoised in {seconds:.1f} s on {meta.get('fm2s_device')} "
-        f"(preset {meta.get('fm2s_preset')}, {meta.get('fm2s_noise_level')}, "
-        f"schedule {meta.get('fm2s_schedule')})")
+        f"(preset {meta.get('fm2s_preset')}, {level}, schedule {meta.get('fm2s_schedule')})")
     for name in ("noisy", "denoised"):
         extra = f"   SSIM {similarity[name]:.3f}" if similarity[name] is not None else ""
         say(f"  PSNR {name:<8} {scores[name]:6.2f} dB{extra}")

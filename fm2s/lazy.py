@@ -69,10 +69,10 @@ def denoise_lazy(image: Any, row: int, col: int, ch: int | None, run: Any,
     stack_shape = moved.shape[1:-2]
     n_stack = int(np.prod(stack_shape, dtype=np.int64))
     opts = run.options
-    method = run.method()
     maps: list[IntensityMap] = []
+    settings: list[Any] = []
     states: list[dict[str, np.ndarray]] = []
-    steps = method.training_steps()
+    steps = run.method().training_steps()
     # the in-memory shared mode's units: a plane's inference is a tenth of a training step each
     total = n_ch * (steps + n_stack * max(1, steps // (10 * n_stack)))
     done = {"units": 0}
@@ -96,26 +96,28 @@ def denoise_lazy(image: Any, row: int, col: int, ch: int | None, run: Any,
         indices = shared_training_planes(n_stack)
         planes = {i: imap.to_unit(np.asarray(channel[np.unravel_index(i, stack_shape)]))
                   for i in indices}  # the training planes, fetched
+        setting = run.channel_setting(planes, indices)
+        settings.append(setting)
         cpu_gen, dev_gen = make_generators(channel_seed(run.seed, c), run.device)
         with cpu_threads(opts.num_threads):
-            model = train_on(planes, indices, method, None, device=run.device,
+            model = train_on(planes, indices, setting.method, None, device=run.device,
                              cpu_generator=cpu_gen, device_generator=dev_gen, on_step=on_step)
         states.append({k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
     denoise_block = functools.partial(
-        _denoise_block, method=method, states=tuple(states), maps=tuple(maps),
+        _denoise_block, methods=tuple(s.method for s in settings), states=tuple(states), maps=tuple(maps),
         device=str(opts.device), tile=opts.tile, bias_sigma=opts.bias_sigma,
         num_threads=opts.num_threads)
     out = da.map_blocks(denoise_block, moved, dtype=data.dtype)
     if ch is None:
         out = out[0]
     result = image.copy(data=da.transpose(out, tuple(int(a) for a in np.argsort(order))))
-    meta = run.metadata(maps)
+    meta = run.metadata(maps, settings)
     result.attrs.update(meta)
     log.info("fm2s: lazy result, %d channel(s) x %d plane(s); models trained", n_ch, n_stack)
     return result, meta
 
 
-def _denoise_block(block: np.ndarray, *, method: Any, states: tuple, maps: tuple, device: str,
+def _denoise_block(block: np.ndarray, *, methods: tuple, states: tuple, maps: tuple, device: str,
                    tile: int | None, bias_sigma: float | None, num_threads: int | None,
                    block_info: dict | None = None) -> np.ndarray:
     """Denoise every plane of one block (one channel, whole planes), where it is computed."""
@@ -123,6 +125,7 @@ def _denoise_block(block: np.ndarray, *, method: Any, states: tuple, maps: tuple
     from .engine.runtime import cpu_threads, resolve_device
 
     c = block_info[0]["chunk-location"][0] if block_info else 0
+    method = methods[c]
     torch_device = resolve_device(device)
     model = _model(method, states[c], str(torch_device))
     imap = maps[c]

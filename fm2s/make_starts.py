@@ -20,7 +20,11 @@ from .engine.methods.fm2s.starts import forget_cached_starts
 from .engine.methods.fm2s.train import train_model, training_data
 from .io.files import atomic_write
 from .phantom import noisy_phantom
-from .presets import FM2SParams, resolve_params
+from .presets import FM2SParams, averaged_captures, resolve_params
+
+#: Photons per grey level and read noise of an ``avg1`` start's phantoms
+#: (:func:`fm2s.phantom.noisy_phantom`'s defaults).
+_PHANTOM_NOISE = (0.1, 6.0)
 
 
 def train_start(
@@ -37,6 +41,8 @@ def train_start(
     The network is trained as ``fast`` trains one on an image (random crops, the preset's
     noise model, median targets), from random weights, on ``phantoms`` noisy 8-bit phantoms of
     ``size`` x ``size`` pixels (:func:`fm2s.phantom.noisy_phantom`) for ``noise_draws`` draws.
+    The phantoms are as noisy as the level says: an ``avgN`` start's phantoms collect N times
+    the photons of an ``avg1`` start's and have 1/sqrt(N) of its read noise.
 
     Returns
     -------
@@ -44,8 +50,11 @@ def train_start(
         The trained network (CPU), the parameters it fits and the recipe (for the file).
     """
     params = resolve_params(preset, noise_level)
+    captures = averaged_captures(noise_level)
+    photons, read = _PHANTOM_NOISE
     planes = np.stack([
-        noisy_phantom((size, size), seed=seed + i)[1].astype(np.float32) / 255.0
+        noisy_phantom((size, size), seed=seed + i, photons_per_unit=photons * captures,
+                      read_sigma=read / np.sqrt(captures))[1].astype(np.float32) / 255.0
         for i in range(phantoms)
     ])
     data = training_data(planes, params, torch.device("cpu"))
@@ -55,7 +64,8 @@ def train_start(
     noise_generator = torch.Generator().manual_seed(seed + 1)
     model = train_model(data, params, schedule, cpu_generator=generator,
                         device_generator=noise_generator)
-    recipe = {"phantoms": phantoms, "size": size, "noise_draws": noise_draws, "seed": seed,
+    recipe = {"phantoms": phantoms, "size": size, "photons_per_unit": photons * captures,
+              "read_sigma": read / float(np.sqrt(captures)), "noise_draws": noise_draws, "seed": seed,
               "preset": preset, "noise_level": noise_level, "schedule": dataclasses.asdict(schedule)}
     return model, params, recipe
 

@@ -32,6 +32,7 @@ from .option_readers import (
     read_tile,
 )
 from .presets import (
+    AUTO_LEVEL,
     NOISE_LEVELS,
     PARAMETER_NAMES,
     FM2SParams,
@@ -148,9 +149,11 @@ OPTIONS: tuple[Option, ...] = (
            choice("method", lambda: METHODS), lambda: METHODS, group="main"),
     Option("preset", "confocal", "microscope preset (fm2s presets lists them); FM2S only",
            canonical_preset, lambda: tuple(list_presets()), group="main", methods=("fm2s",)),
-    Option("noise_level", "avg1",
-           "avgN = the image is the mean of N captures; avg1 (a single capture) is the "
-           "noisiest; FM2S only", normalize_noise_level, lambda: NOISE_LEVELS, group="main",
+    Option("noise_level", AUTO_LEVEL,
+           "auto (the default) measures each channel's noise and picks the level from it; or "
+           "avgN = the image is the mean of N captures: avg1 (a single capture, the noisiest) "
+           ".. avg16, avg3 etc. between the columns; FM2S only", normalize_noise_level,
+           lambda: (AUTO_LEVEL, *NOISE_LEVELS), group="main",
            methods=("fm2s",)),
     Option("schedule", "fast",
            "fast (the default: crop training), reference (the authors' schedule, minutes per "
@@ -197,7 +200,9 @@ class Options:
 
     For FM2S, ``params`` are the parameters the preset, noise level and overrides give, and
     ``schedule`` is the schedule resolved for them (concrete draws and start, see
-    :func:`fm2s.engine.methods.fm2s.schedules.resolve_schedule`); for Noise2Detail and ZS-N2N
+    :func:`fm2s.engine.methods.fm2s.schedules.resolve_schedule`); with ``noise_level="auto"``
+    ``params`` is None (each channel's level is measured, :func:`fm2s_setting` gives its
+    parameters) and ``schedule`` is resolved as for ``avg1``; for Noise2Detail and ZS-N2N
     ``params`` is None and ``schedule`` an :class:`~fm2s.engine.methods.n2d.schedules.N2DSchedule`.
     ``given`` names the options that were given rather than defaulted.
     """
@@ -298,20 +303,42 @@ def validate_options(**values: Any) -> Options:
     if method != "fm2s":
         return Options(values=parsed, params=None, given=given,
                        schedule=_n2d_schedule(method, parsed["schedule"]))
-    overrides = {k: parsed[k] for k in PARAMETER_NAMES if parsed[k] is not None}
+    auto = parsed["noise_level"] == AUTO_LEVEL
+    # auto: the options are checked as for avg1; each channel's level is chosen from its noise
+    params, schedule = fm2s_setting(parsed, "avg1" if auto else parsed["noise_level"])
+    if auto:
+        params = None
+    return Options(values=parsed, params=params, schedule=schedule, given=given)
+
+
+def fm2s_setting(values: Mapping[str, Any], level: str) -> tuple[FM2SParams, Schedule]:
+    """FM2S's parameters and resolved schedule for option ``values`` at noise level ``level``.
+
+    ``values`` are read option values (:attr:`Options.values`); ``level`` is a level name
+    (``"avg1"``, ``"avg2.83"``), the given one or the one ``noise_level="auto"`` chose. The
+    schedule starts from the preset's shipped start nearest to the parameters
+    (:func:`~fm2s.engine.methods.fm2s.starts.find_start`).
+
+    Raises
+    ------
+    OptionError
+        For a level the preset does not have, bad overrides, or a schedule that does not fit.
+    """
+    preset = values["preset"]
+    overrides = {k: values[k] for k in PARAMETER_NAMES if values[k] is not None}
     try:
-        params = resolve_params(parsed["preset"], parsed["noise_level"], **overrides)
+        params = resolve_params(preset, level, **overrides)
     except ValueError as exc:
         raise OptionError("noise_level", str(exc)) from None
     try:
-        if isinstance(parsed["schedule"], N2DSchedule):
-            raise ValueError(f"schedule {parsed['schedule'].name!r} is a Noise2Detail schedule; "
+        if isinstance(values["schedule"], N2DSchedule):
+            raise ValueError(f"schedule {values['schedule'].name!r} is a Noise2Detail schedule; "
                              "give method='n2d', or an FM2S schedule")
-        schedule = resolve_schedule(parsed["schedule"], parsed["preset"], find_start(params))
+        schedule = resolve_schedule(values["schedule"], preset, find_start(params, preset))
         check_start(schedule.start, params)
     except ValueError as exc:
         raise OptionError("schedule", str(exc)) from None
-    return Options(values=parsed, params=params, schedule=schedule, given=given)
+    return params, schedule
 
 
 def _n2d_schedule(method: str, schedule: str | Schedule | N2DSchedule) -> N2DSchedule:

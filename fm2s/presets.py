@@ -17,6 +17,13 @@ from typing import Any
 
 NOISE_LEVELS: tuple[str, ...] = ("avg1", "avg2", "avg4", "avg8", "avg16")
 
+#: ``noise_level`` value that measures the image's noise and picks the level from it
+#: (:mod:`fm2s.noise_level`).
+AUTO_LEVEL = "auto"
+
+#: Smallest and largest number of averaged captures a level can name (the published columns).
+MIN_AVERAGED, MAX_AVERAGED = 1.0, 16.0
+
 
 @dataclass(frozen=True)
 class FM2SParams:
@@ -68,9 +75,35 @@ class Preset:
     source: str
 
     def params(self, noise_level: str) -> FM2SParams:
-        """Return the parameters of this preset at ``noise_level``."""
-        k_g, k_p, lam_p = self.noise[noise_level]
-        return FM2SParams(self.n_chan, self.stride, self.median_window, k_g, k_p, lam_p)
+        """Return the parameters of this preset at ``noise_level`` (a published column, or any
+        ``avgN`` in between: see :meth:`factors`)."""
+        return FM2SParams(self.n_chan, self.stride, self.median_window,
+                          *self.factors(averaged_captures(noise_level)))
+
+    def factors(self, captures: float) -> tuple[float, float, float]:
+        """``(k_g, k_p, lam_p)`` for an image that is the mean of ``captures`` captures.
+
+        At a published column (1, 2, 4, 8, 16) these are the authors' numbers. In between,
+        each factor is interpolated linearly in ``log2(captures)`` on a log scale (the
+        columns double the captures and the factors change by ratios), to 3 significant
+        digits, so the setting moves continuously from one column to the next.
+        """
+        name = level_name(captures)
+        if name in self.noise:
+            return self.noise[name]
+        published = sorted((averaged_captures(level), factors)
+                           for level, factors in self.noise.items())
+        if len(published) == 1 or not published[0][0] <= captures <= published[-1][0]:
+            raise ValueError(
+                f"preset {self.name!r} has no noise level {name!r}; it has: "
+                f"{', '.join(self.noise)}")
+        for (n0, f0), (n1, f1) in zip(published, published[1:]):
+            if n0 <= captures <= n1:
+                w = math.log2(captures / n0) / math.log2(n1 / n0)
+                return tuple(_round3(math.exp((1 - w) * math.log(max(a, 1e-3))
+                                              + w * math.log(max(b, 1e-3))))
+                             for a, b in zip(f0, f1))  # type: ignore[return-value]
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 #: Where the FMD presets' numbers come from.
@@ -148,11 +181,9 @@ def resolve_params(
     """
     chosen = PRESETS[canonical_preset(preset)]
     level = normalize_noise_level(noise_level)
-    if level not in chosen.noise:
-        raise ValueError(
-            f"preset {chosen.name!r} has no noise level {level!r}; "
-            f"it has: {', '.join(chosen.noise)}"
-        )
+    if level == AUTO_LEVEL:
+        raise ValueError("noise_level='auto' is measured from the image: resolve it with "
+                         "fm2s.noise_level.choose_level")
     params = chosen.params(level)
     clean = {k: v for k, v in overrides.items() if v is not None}
     unknown = sorted(set(clean) - set(PARAMETER_NAMES))
@@ -177,16 +208,38 @@ def canonical_preset(preset: str) -> str:
 
 
 def normalize_noise_level(noise_level: Any) -> str:
-    """Map ``1``, ``"1"``, ``"avg1"``, ``"AVG1"`` to ``"avg1"``; reject anything else."""
+    """Map ``1``, ``"1"``, ``"avg1"``, ``"AVG1"`` to ``"avg1"``, ``3`` or ``"avg3"`` to
+    ``"avg3"`` (any number of captures from 1 to 16), and ``"auto"`` to ``"auto"``; reject
+    anything else."""
     text = str(noise_level).strip().lower()
-    if text.isdigit():
-        text = f"avg{int(text)}"
-    if text not in NOISE_LEVELS:
+    if text == AUTO_LEVEL:
+        return text
+    number = text[3:] if text.startswith("avg") else text
+    try:
+        captures = float(number)
+    except ValueError:
+        captures = math.nan
+    if isinstance(noise_level, bool) or not MIN_AVERAGED <= captures <= MAX_AVERAGED:
         raise ValueError(
-            f"unknown noise level {noise_level!r}; choose one of: {', '.join(NOISE_LEVELS)} "
-            "(avgN = the image is the mean of N captures; avg1 is the noisiest)"
+            f"unknown noise level {noise_level!r}; choose auto (measured from the image) or "
+            f"one of: {', '.join(NOISE_LEVELS)}, or avgN for any N from 1 to 16 (avgN = the "
+            "image is the mean of N captures; avg1 is the noisiest)"
         )
-    return text
+    return level_name(captures)
+
+
+def level_name(captures: float) -> str:
+    """``"avg<N>"`` for ``captures`` N, to 3 significant digits (``avg2``, ``avg2.83``)."""
+    return f"avg{_round3(float(captures)):g}"
+
+
+def averaged_captures(level: str) -> float:
+    """The number of captures a level names: ``"avg2.83"`` -> 2.83."""
+    return float(normalize_noise_level(level)[3:])
+
+
+def _round3(value: float) -> float:
+    return float(f"{value:.3g}")
 
 
 def _coerce(name: str, value: Any) -> float | int:

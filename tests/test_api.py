@@ -151,13 +151,20 @@ def test_dataarray_keeps_dims_coords_attrs(dims, shape):
     assert out.attrs["fm2s_seed"] == 5
     assert out.attrs["fm2s_noise_sampler"] == "numba"
     assert out.attrs["fm2s_preset"] == "confocal"
-    assert out.attrs["fm2s_noise_level"] == "avg1"
+    assert out.attrs["fm2s_noise_level"] == "auto"
     assert out.attrs["fm2s_schedule"] == "tiny"
-    assert out.attrs["fm2s_noise_draws"] == TINY.noise_draws
-    assert out.attrs["fm2s_start"] == "random"
-    for name, value in fm2s.resolve_params("confocal", "avg1").as_dict().items():
-        assert out.attrs[f"fm2s_{name}"] == value
     n_channels = shape[dims.index("ch")] if "ch" in dims else 1
+    # with noise_level="auto" (the default) what depends on the level is recorded per channel
+    assert out.attrs["fm2s_noise_draws"] == [TINY.noise_draws] * n_channels
+    assert out.attrs["fm2s_start"] == ["random"] * n_channels
+    levels = out.attrs["fm2s_noise_level_chosen"]
+    assert len(levels) == n_channels
+    for name, value in fm2s.resolve_params("confocal", "avg1").as_dict().items():
+        if name in ("k_g", "k_p", "lam_p"):
+            chosen = [fm2s.resolve_params("confocal", lv).as_dict()[name] for lv in levels]
+            assert out.attrs[f"fm2s_{name}"] == chosen
+        else:
+            assert out.attrs[f"fm2s_{name}"] == value
     assert len(out.attrs["fm2s_intensity_range"]) == n_channels
     assert not any(k.startswith("fm2s_") for k in da.attrs)  # input untouched
     assert not np.array_equal(out.values, data)
@@ -333,7 +340,7 @@ def test_rgb_without_channel_axis_mentions_channel_axis():
 
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"preset": "lightsheet"}, "confocal"),
-    ({"noise_level": "avg3"}, "avg16"),
+    ({"noise_level": "avg32"}, "avg16"),
     ({"sigma": 2}, "overridable"),
     ({"median_window": 4}, "odd"),
     ({"device": "tpu"}, "cpu"),
@@ -440,13 +447,19 @@ def test_torch_global_rng_untouched(noisy_u8):
 @pytest.mark.parametrize(("preset", "level", "draws", "start"), [
     ("Two-Photon", "avg1", 200, "twophoton_avg1"),  # a shipped start fits: fewer draws
     ("confocal", "avg1", 450, "confocal_avg1"),
-    ("confocal", "avg2", 900, "random"),  # no start for this level: the preset's own draws
+    ("confocal", "avg2", 450, "confocal_avg2"),  # every published level has its start
+    ("confocal", "avg3", 450, "confocal_avg4"),  # in between: the nearest start
+    ("confocal", "avg32", None, None),  # refused
     ("base", "avg1", 700, "random"),  # neither: the schedule's draws
 ])
 def test_the_fast_schedule_by_name_gets_the_presets_draws_and_start(preset, level, draws, start):
     from fm2s.api import resolve_run
     from fm2s.options import validate_options
 
+    if draws is None:
+        with pytest.raises(ValueError, match="unknown noise level"):
+            validate_options(preset=preset, noise_level=level)
+        return
     opts = validate_options(preset=preset, noise_level=level, schedule="fast", seed=0,
                             device="cpu")
     assert opts.schedule.name == "fast"

@@ -25,7 +25,10 @@ def test_demo_command(tmp_path, capsys):
     assert result.attrs["x_spacing"] == 0.1 and result.attrs["unit"] == "um"
     # the default settings ran: what a user gets without choosing anything
     assert (result.attrs["fm2s_preset"], result.attrs["fm2s_schedule"]) == ("confocal", "fast")
-    assert result.attrs["fm2s_start"] == "confocal_avg1"
+    assert result.attrs["fm2s_noise_level"] == "auto"
+    (start,) = result.attrs["fm2s_start"]  # the start of the column nearest the chosen level
+    assert start.startswith("confocal_avg")
+    assert "noise level auto -> avg" in printed
     with Image.open(out / "fm2s_demo.png") as im:
         assert im.mode == "L" and im.size[0] > 3 * 256 and im.size[1] > 256 + 4 * 96
 

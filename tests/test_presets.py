@@ -116,7 +116,7 @@ def test_unknown_preset_lists_choices():
         assert name in str(err.value)
 
 
-@pytest.mark.parametrize("level", ["avg3", "avg32", 0, "noisy", "", -1])
+@pytest.mark.parametrize("level", ["avg0.5", "avg32", 0, "noisy", "", -1, True])
 def test_unknown_noise_level_lists_choices(level):
     with pytest.raises(ValueError, match="noise level") as err:
         resolve_params("confocal", level)
@@ -162,6 +162,36 @@ def test_presets_table_lists_every_setting():
     rows = [line.split() for line in text.split("\n\n")[0].splitlines()[2:]]
     assert len(rows) == len(SPEC_CASES)
     for preset, level, n_chan, stride, w, k_g, k_p, lam_p in SPEC_CASES:
-        start = "yes" if level == "avg1" and preset in ("confocal", "twophoton", "widefield") else "-"
+        # every published level of the FMD presets has a shipped start
+        start = "yes" if preset in ("confocal", "twophoton", "widefield") else "-"
         assert any(r[:9] == [preset, level, str(n_chan), str(stride), str(w), f"{k_g:g}",
                              f"{k_p:g}", f"{lam_p:g}", start] for r in rows), (preset, level)
+
+
+@pytest.mark.parametrize(("alias", "level"), [(3, "avg3"), ("avg2.8284", "avg2.83"),
+                                               (" AVG12 ", "avg12"), (1.5, "avg1.5"),
+                                               ("auto", "auto"), ("AUTO", "auto")])
+def test_levels_between_the_columns_and_auto_are_named(alias, level):
+    assert normalize_noise_level(alias) == level
+
+
+@pytest.mark.parametrize("preset", ["confocal", "twophoton", "widefield"])
+def test_levels_between_columns_interpolate_each_factor_on_a_log_scale(preset):
+    table = SPEC_TABLE[preset][3]
+    for lo, hi in zip(LEVELS, LEVELS[1:]):
+        n0, n1 = int(lo[3:]), int(hi[3:])
+        middle = resolve_params(preset, f"avg{(n0 * n1) ** 0.5}")  # halfway in log2(captures)
+        for name, a, b in zip(("k_g", "k_p", "lam_p"), table[lo], table[hi]):
+            geometric = (max(a, 1e-3) * max(b, 1e-3)) ** 0.5
+            assert getattr(middle, name) == pytest.approx(geometric, rel=0.02), (lo, hi, name)
+    # and the published columns come back exactly
+    for level, factors in table.items():
+        p = resolve_params(preset, level)
+        assert (p.k_g, p.k_p, p.lam_p) == factors
+
+
+def test_auto_is_not_a_column_and_single_column_presets_have_no_in_between_levels():
+    with pytest.raises(ValueError, match="measured from the image"):
+        resolve_params("confocal", "auto")
+    with pytest.raises(ValueError, match="it has: avg1"):
+        resolve_params("srdtrans", "avg3")

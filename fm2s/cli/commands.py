@@ -160,6 +160,9 @@ def presets_table() -> str:
                 f"{k_g:>6g} {k_p:>6g} {lam_p:>6g} {start:>5}  "
                 f"{p.description if level == 'avg1' else ''}"
             )
+    lines += ["", "noise_level=auto (the default) measures each channel's noise and picks a level "
+                  "on or between these columns (avg3 etc.: each factor interpolated on a log "
+                  "scale); fast starts from the start of the nearest column"]
     lines += ["", "where the numbers come from:"]
     lines += [f"  {p.name:<10} {p.source}" for p in PRESETS.values()]
     return "\n".join(lines)

@@ -111,6 +111,7 @@ def denoise_imageplus(imp: Any, options: Options | str | None = None, *,
     """
     import fm2s
 
+    from ..noise_level import level_lines
     from .convert import from_imageplus, to_imageplus
 
     opts = options if isinstance(options, Options) else read_macro_options(options)
@@ -120,13 +121,15 @@ def denoise_imageplus(imp: Any, options: Options | str | None = None, *,
     start = time.monotonic()
     if progress:
         _ij().log(f"{COMMAND_NAME}: {title} {dict(data.sizes)} {data.dtype}, {opts.macro_string()}")
-    result, _ = fm2s.denoise_with_metadata(
+    result, meta = fm2s.denoise_with_metadata(
         data, progress=ImageJProgress(title) if progress else None, **opts.keywords())
     out = to_imageplus(result, title=title + TITLE_SUFFIX)
     if progress:
         ij = _ij()
         ij.showProgress(1.0)
         ij.showStatus("")
+        for line in level_lines(meta):
+            ij.log(f"{COMMAND_NAME}: {title}: {line}")
         ij.log(f"{COMMAND_NAME}: {title} done in {time.monotonic() - start:.1f} s")
     return out
 

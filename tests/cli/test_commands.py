@@ -16,6 +16,7 @@ import tifffile
 
 from fm2s import io, phantom
 from fm2s.cli import main
+from fm2s.presets import resolve_params
 
 FAST = ["--schedule", "quick", "--seed", "0", "--threads", "1", "--no-progress"]
 OLD = 1_000_000_000  # an mtime far in the past (2001), set on outputs to detect rewrites
@@ -64,8 +65,10 @@ def test_denoise_batch_resume_and_overwrite(tmp_path, capsys):
     assert result.attrs["info"] == "scope 3"
     with tifffile.TiffFile(tif_out) as tif:
         assert tif.is_imagej
-        assert "fm2s_noise_level = avg1" in tif.imagej_metadata["Info"]
-        assert json.loads(tif.imagej_metadata["Properties"]["fm2s_json"])["fm2s_k_g"] == 200.0
+        assert "fm2s_noise_level = auto" in tif.imagej_metadata["Info"]  # the default
+        recorded = json.loads(tif.imagej_metadata["Properties"]["fm2s_json"])
+    (level,) = recorded["fm2s_noise_level_chosen"]
+    assert recorded["fm2s_k_g"] == [resolve_params("confocal", level).k_g]
     png_result = io.read_image(png_out)
     assert png_result.dtype == np.uint8 and png_result.dims == ("row", "col")
 
@@ -149,7 +152,7 @@ def test_two_inputs_with_the_same_output_name(tmp_path, capsys):
     [
         (["--preset", "spinning-disk"],
          "unknown preset 'spinning-disk'; choose one of: confocal, twophoton, widefield"),
-        (["--noise-level", "avg3"], "unknown noise level"),
+        (["--noise-level", "avg32"], "unknown noise level"),
         (["--set", "k_q=3"], "unknown FM2S parameter(s) k_q"),
         (["--set", "k_g"], "--set expects KEY=VALUE"),
         (["--median-window", "4"], "--median-window must be a positive odd number"),
@@ -203,7 +206,8 @@ def test_console_script_end_to_end(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["cells_fm2s.tif", "plate_fm2s.tif"]
     result = io.read_image(out / "cells_fm2s.tif")
     assert result.attrs["fm2s_preset"] == "widefield"
-    assert result.attrs["fm2s_k_g"] == 150.0 and result.attrs["fm2s_lam_p"] == 2100.0
+    # overrides win over the level auto chose (one value per channel)
+    assert result.attrs["fm2s_k_g"] == [150.0] and result.attrs["fm2s_lam_p"] == [2100.0]
     assert result.attrs["z_spacing"] == io.read_image(inputs["tif"]).attrs["z_spacing"]
 
 
@@ -218,3 +222,19 @@ def test_refuses_even_with_overwrite_when_the_output_is_a_link_to_the_input(tmp_
     code = main(["denoise", str(data / "x.tif"), "-o", str(out), "--overwrite", *FAST])
     assert code == 1 and "refusing to write" in capsys.readouterr().err
     assert (data / "x.tif").read_bytes() == before
+
+
+def test_auto_noise_level_is_printed_and_recorded_in_the_tiff(tmp_path, capsys):
+    inputs = _write_inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    argv = ["denoise", str(inputs["tif"]), "-o", str(out), "--noise-level", "auto", *FAST]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    line = next(x for x in printed.splitlines() if "noise sigma" in x)
+    assert re.search(r"as if [\d.]+ captures were averaged -> noise level avg[\d.]+ \(k_g ", line)
+    with tifffile.TiffFile(out / "cells_fm2s.tif") as tif:
+        info = tif.imagej_metadata["Info"]
+        recorded = json.loads(tif.imagej_metadata["Properties"]["fm2s_json"])
+    assert "fm2s_noise_level = auto" in info and "fm2s_noise_level_chosen" in info
+    assert recorded["fm2s_noise_level_chosen"][0] in line
+    assert len(recorded["fm2s_noise_sigma"]) == 1

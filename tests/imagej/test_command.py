@@ -25,7 +25,7 @@ def test_macro_errors_then_denoise(ij):
     new16 = 'newImage("src", "16-bit ramp", 40, 32, 2);'
     for options, message in [
         ("preset=nope", "unknown preset 'nope'; choose one of: confocal"),
-        ("noise_level=avg3", "unknown noise level 'avg3'"),
+        ("noise_level=avg32", "unknown noise level 'avg32'"),
         ("seed=abc", "seed must be a whole number"),
         ("colour=red", "unknown option(s) colour"),
     ]:
@@ -127,3 +127,20 @@ def test_noise2detail_from_a_macro(ij):
         '+(indexOf(info, "fm2s_method = n2d") >= 0)+"|"+(indexOf(info, "fm2s_preset") >= 0);'
     )
     assert result.split("|") == ["cells-FM2S", "16", "2", "0.2", "microns", "1", "0"]
+
+
+def test_auto_noise_level_is_logged_and_recorded(ij, capfd):
+    """The Log (standard output in a headless ImageJ) says what auto chose."""
+    info = _run(
+        'setBatchMode(true);'
+        'newImage("cells", "16-bit black", 64, 64, 1); random("seed", 1);'
+        'for (y = 0; y < 64; y++) for (x = 0; x < 64; x++)'
+        '  setPixel(x, y, 1000 + 40 * x + 300 * random("gaussian"));'
+        f'run("FM2S Denoise", "noise_level=auto {QUICK}");'
+        'return getMetadata("Info");'
+    )
+    log = capfd.readouterr().out
+    line = next(x for x in log.splitlines() if "noise sigma" in x)
+    assert line.startswith("FM2S Denoise: cells: noise sigma ")
+    assert "captures were averaged -> noise level avg" in line
+    assert "fm2s_noise_level = auto" in info and "fm2s_noise_level_chosen" in info

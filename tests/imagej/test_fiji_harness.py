@@ -141,7 +141,7 @@ def test_only_the_options_given_are_used_the_others_are_fm2s_defaults(tmp_path, 
     assert "DIALOG=" not in run.stdout
     with tifffile.TiffFile(tmp_path / "second.tif") as tif:
         info = tif.imagej_metadata["Info"]
-    assert "fm2s_preset = confocal" in info and "fm2s_noise_level = avg1" in info
+    assert "fm2s_preset = confocal" in info and "fm2s_noise_level = auto" in info
     assert "fm2s_stack_mode = shared" in info and "fm2s_device = cpu" in info
     assert "fm2s_seed = 5" in info
 

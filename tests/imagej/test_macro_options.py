@@ -55,7 +55,7 @@ def test_macro_string_round_trip():
     ("text", "expected"),
     [
         ("preset=nope", "choose one of: " + ", ".join(list_presets())),
-        ("noise_level=avg3", "avg1, avg2, avg4, avg8, avg16"),
+        ("noise_level=avg32", "avg1, avg2, avg4, avg8, avg16"),
         ("preset=srdtrans noise_level=avg4", "it has: avg1"),
         ("seed=abc", "seed must be a whole number"),
         ("device=tpu", "unknown device 'tpu'"),

@@ -12,9 +12,12 @@ denoised.
 
 Starts ship in the package as ``start_weights/<preset>_<level>.npz``: the weights, the
 :class:`~fm2s.presets.FM2SParams` they were trained with and how they were made. They are
-made by ``tools/make_starts.py`` (:mod:`fm2s.make_starts`). A start is only used for exactly the
-parameters it was trained with: with any other parameters (another noise level, an
-overridden factor) training starts from random weights.
+made by ``tools/make_starts.py`` (:mod:`fm2s.make_starts`), one per published noise level of
+each preset. Training picks the start trained with exactly the image's parameters, or, for
+settings between the published columns (``noise_level="avg3"``, ``"auto"``) and nearby
+overridden factors, the start of the same preset and network whose noise factors are nearest
+(each within :data:`NEAR` times). Where none is that near, or the network differs (another
+``n_chan``, ``stride`` or ``median_window``), training starts from random weights.
 
 The look-up functions use numpy only (no torch), so schedules can be resolved cheaply.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,18 +59,44 @@ def available_starts() -> dict[str, FM2SParams]:
     return dict(_shipped())
 
 
-def find_start(params: FM2SParams) -> str | None:
-    """Name of the shipped start trained with exactly ``params``, or None if there is none."""
-    for name, fitted in _shipped().items():
+#: A start serves parameters whose noise factors are each within this factor of its own.
+NEAR = 2.5
+
+
+def _same_network(a: FM2SParams, b: FM2SParams) -> bool:
+    return (a.n_chan, a.stride, a.median_window) == (b.n_chan, b.stride, b.median_window)
+
+
+def _distance(a: FM2SParams, b: FM2SParams) -> float:
+    """Largest ratio between the noise factors of ``a`` and ``b``, as a log."""
+    return max(abs(math.log(max(x, 1e-3) / max(y, 1e-3)))
+               for x, y in ((a.k_g, b.k_g), (a.k_p, b.k_p), (a.lam_p, b.lam_p)))
+
+
+def find_start(params: FM2SParams, preset: str | None = None) -> str | None:
+    """Name of the shipped start for ``params``, or None if there is none.
+
+    The start trained with exactly ``params``; else, when ``preset`` is given, that preset's
+    start with the same network whose noise factors are nearest to ``params``' (each within
+    :data:`NEAR` times).
+    """
+    shipped = _shipped()
+    for name, fitted in shipped.items():
         if fitted == params:
             return name
-    return None
+    if preset is None:
+        return None
+    near = [(_distance(fitted, params), name) for name, fitted in shipped.items()
+            if name.rsplit("_", 1)[0] == preset and _same_network(fitted, params)]
+    near = [(d, name) for d, name in near if d <= math.log(NEAR)]
+    return min(near)[1] if near else None
 
 
 def check_start(start: str, params: FM2SParams) -> str:
     """Return ``start`` if training can begin from it with ``params``; raise ValueError if not.
 
-    ``start`` is ``"random"`` or the name of a shipped start.
+    ``start`` is ``"random"`` or the name of a shipped start with the same network (``n_chan``,
+    ``stride``, ``median_window``) as ``params``; its noise factors may differ.
     """
     if start == RANDOM_START:
         return start
@@ -74,10 +104,13 @@ def check_start(start: str, params: FM2SParams) -> str:
     if start not in shipped:
         names = ", ".join([RANDOM_START, *shipped]) or RANDOM_START
         raise ValueError(f"unknown start {start!r}; choose one of: {names}")
-    if shipped[start] != params:
+    if not _same_network(shipped[start], params):
+        fitted = shipped[start]
         raise ValueError(
-            f"the start {start!r} was trained for {shipped[start]}, not for {params}; use "
-            f"start='random' with these parameters (or the preset and noise level it fits)"
+            f"the start {start!r} is a network for n_chan={fitted.n_chan}, stride="
+            f"{fitted.stride}, median_window={fitted.median_window}, not for n_chan="
+            f"{params.n_chan}, stride={params.stride}, median_window={params.median_window}; "
+            "use start='random' with these parameters (or a start of their preset)"
         )
     return start
 

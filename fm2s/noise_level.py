@@ -1,0 +1,220 @@
+"""``noise_level="auto"``: the preset's noise level chosen from the image's measured noise.
+
+The presets' noise factors come in columns, "avg1" (one capture, the noisiest) to "avg16"
+(the mean of 16). What distinguishes the columns is how strong the image's noise is on the
+[0, 1] scale FM2S works in; averaging N captures divides its variance by N. So the image's
+noise (:func:`fm2s.noise_estimate.estimate_noise`) says how many captures it is worth:
+
+``measured = REFERENCE_VARIANCE[preset] / variance(REFERENCE_BRIGHTNESS)``
+
+where ``REFERENCE_VARIANCE`` is the variance the same estimator measures at brightness 0.1 on
+the preset's real single-capture images (the shared FMD captures: the geometric mean over the
+microscope's fields). An image as noisy as those measures 1; one with half their variance, 2.
+
+The level that denoises best is not simply the measured one: on real avg2 and avg4 images
+(the means of 2 and 4 shared captures) the best published column is one or two columns above
+(BENCHMARKS.md, "Noise level"). The level is therefore
+
+``log2(captures) = clip(slope * log2(measured / knee), 0, 4)``
+
+with the preset's ``slope`` and ``knee`` (:data:`LEVEL_MAPPING`) fitted on those images,
+continuously:
+``avg2.83`` sits between the ``avg2`` and ``avg4`` columns
+(:meth:`fm2s.presets.Preset.factors`). A level outside 1..16 is clipped and the reason
+recorded.
+
+Noise far below ``avg16``'s (a bright, well-exposed image) is also reported: FM2S's noise model
+then synthesizes far more noise than the image has, and the network smooths detail that is not
+noise. The result's ``note`` says so, and front-ends log it.
+
+Presets with a single published column (``srdtrans``, ``base``) keep it: the level is measured
+and recorded, the factors are the column's.
+
+Torch-free.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .noise_estimate import NoiseEstimate, NoiseEstimateError, estimate_noise
+from .presets import (
+    MAX_AVERAGED,
+    MIN_AVERAGED,
+    PRESETS,
+    FM2SParams,
+    averaged_captures,
+    canonical_preset,
+    level_name,
+)
+
+#: Brightness (on the [0, 1] scale) at which an image's noise variance is compared with the
+#: reference: near the middle of fluorescence images' windows (FM2S's noise model works on
+#: window means up to 0.15).
+REFERENCE_BRIGHTNESS = 0.1
+
+#: Noise variance at :data:`REFERENCE_BRIGHTNESS` of each preset's real single-capture images,
+#: as :func:`fm2s.noise_estimate.estimate_noise` measures it: the geometric mean over the
+#: shared FMD fields of that microscope (``benchmarks/bench_noise_level.py --calibrate``
+#: prints them).
+#: ``srdtrans`` and ``base`` have no such images and take the two-photon value.
+REFERENCE_VARIANCE: dict[str, float] = {
+    "confocal": 1.12e-3,
+    "twophoton": 2.12e-3,
+    "widefield": 2.59e-4,
+}
+_FALLBACK_REFERENCE = "twophoton"
+
+#: Per preset, how fast the level rises with the measured captures (slope) and where it
+#: leaves avg1 (knee): fitted on the avg1, avg2 and avg4 images made from the shared FMD
+#: captures (three fields each for confocal and two-photon, two for wide-field), for the
+#: smallest worst-case loss against the best published column (BENCHMARKS.md, "Noise level").
+#: ``srdtrans`` and ``base`` have one column; their level is measured with the two-photon
+#: mapping and only recorded.
+LEVEL_MAPPING: dict[str, tuple[float, float]] = {
+    "confocal": (1.3, 0.75),
+    "twophoton": (1.4, 1.0),
+    "widefield": (1.2, 1.05),
+}
+
+#: Below this correlation the noise is (nearly) white, unlike the FMD wide-field images'.
+WHITE_NOISE = 1.5
+
+#: Levels more than half a column beyond ``avg16`` (``log2`` of the level above this) are
+#: reported as "too little noise to help".
+TOO_CLEAN = math.log2(MAX_AVERAGED) + 0.5
+
+
+@dataclass(frozen=True)
+class LevelChoice:
+    """The noise level chosen for one channel.
+
+    Attributes
+    ----------
+    estimate : NoiseEstimate or None
+        The measured noise; None where it could not be measured (then ``avg1`` is used).
+    measured : float
+        The number of averaged captures the noise corresponds to, before clipping (NaN when
+        it could not be measured).
+    captures : float
+        The level, in captures: :func:`level_captures` of ``measured``, 1..16 (1 for presets
+        with a single column).
+    level : str
+        ``captures`` as a level name (``"avg2.83"``): what ran.
+    note : str or None
+        Why the level was clipped or kept, when it was; None otherwise.
+    """
+
+    estimate: NoiseEstimate | None
+    measured: float
+    captures: float
+    level: str
+    note: str | None = None
+
+
+def measured_captures(estimate: NoiseEstimate, preset: str) -> float:
+    """The number of averaged captures whose noise ``estimate`` matches, for ``preset``."""
+    key = canonical_preset(preset)
+    reference = REFERENCE_VARIANCE.get(key, REFERENCE_VARIANCE[_FALLBACK_REFERENCE])
+    variance = float(estimate.variance(REFERENCE_BRIGHTNESS))
+    return reference / variance
+
+
+def level_exponent(measured: float, preset: str) -> float:
+    """``log2`` of ``preset``'s level for an image whose noise is worth ``measured`` captures,
+    before clipping to the published columns (0 .. 4)."""
+    slope, knee = LEVEL_MAPPING.get(canonical_preset(preset), LEVEL_MAPPING[_FALLBACK_REFERENCE])
+    return slope * math.log2(max(measured, 1e-9) / knee)
+
+
+def level_captures(measured: float, preset: str) -> float:
+    """The level (in captures, 1..16) of ``preset`` for an image whose noise is worth
+    ``measured`` captures."""
+    exponent = level_exponent(measured, preset)
+    return float(2.0 ** min(max(exponent, 0.0), math.log2(MAX_AVERAGED)))
+
+
+def choose_level(planes: np.ndarray, preset: str) -> LevelChoice:
+    """Measure the noise of ``planes`` and choose ``preset``'s noise level for them.
+
+    Parameters
+    ----------
+    planes : numpy.ndarray
+        ``(H, W)`` or ``(K, H, W)`` planes of one channel on the [0, 1] scale.
+    preset : str
+        The preset whose columns the level is chosen from.
+
+    Returns
+    -------
+    LevelChoice
+        Where the noise cannot be measured (a constant, tiny or mostly saturated plane) the
+        level is ``avg1`` (the authors' default) and ``note`` says why.
+    """
+    key = canonical_preset(preset)
+    try:
+        estimate = estimate_noise(planes)
+    except NoiseEstimateError as exc:
+        return LevelChoice(None, float("nan"), MIN_AVERAGED, level_name(MIN_AVERAGED),
+                           f"could not measure the noise ({exc}); used avg1")
+    measured = measured_captures(estimate, key)
+    captures = level_captures(measured, key)
+    note = None
+    if measured < MIN_AVERAGED / 1.5:
+        note = (f"the noise is stronger than in the preset's single captures (as if "
+                f"{level_name(measured)}); using avg1, the noisiest setting")
+    elif level_exponent(measured, key) > TOO_CLEAN:
+        note = (f"the noise is weaker than the preset's least noisy setting, avg16, is made "
+                f"for (as if {measured:.3g} captures were averaged): FM2S may remove detail "
+                "along with the little noise there is; compare with the input")
+    if key == "widefield" and estimate.correlation < WHITE_NOISE:
+        hint = (f"the noise is not spatially correlated (correlation {estimate.correlation:.2g}) "
+                "as the wide-field camera noise the widefield preset was made for is; preset "
+                "confocal or twophoton may fit better (compare)")
+        note = hint if note is None else f"{note}; {hint}"
+    published = PRESETS[key].noise
+    if len(published) == 1:
+        only = next(iter(published))
+        if level_name(captures) != only:
+            note = (f"preset {key!r} has one noise column ({only}); the image's noise is that "
+                    f"of {level_name(measured)}, {only} is used")
+        captures = averaged_captures(only)
+    return LevelChoice(estimate, measured, captures, level_name(captures), note)
+
+
+def describe_level(choice: LevelChoice, params: FM2SParams) -> str:
+    """One line for users: the noise measured and the level and factors it chose."""
+    est = choice.estimate
+    if est is None:
+        return f"{choice.level} (k_g {params.k_g:g}, k_p {params.k_p:g}, lam_p {params.lam_p:g})"
+    text = (f"noise sigma {est.sigma:.3g} at brightness {est.typical:.3g} (0..1 scale), "
+            f"gain {est.a:.3g}, correlation {est.correlation:.2g}: as if "
+            f"{choice.measured:.3g} captures were averaged -> {choice.level} "
+            f"(k_g {params.k_g:g}, k_p {params.k_p:g}, lam_p {params.lam_p:g})")
+    return text
+
+
+def level_lines(meta: dict) -> list[str]:
+    """What ``noise_level="auto"`` chose, one line per channel, from a run's ``fm2s_*`` record
+    (empty when the level was given). For the command line and ImageJ's Log."""
+    chosen = meta.get("fm2s_noise_level_chosen")
+    if not chosen:
+        return []
+    lines = []
+    for c, level in enumerate(chosen):
+        where = f"channel {c + 1}: " if len(chosen) > 1 else ""
+        if meta["fm2s_noise_sigma"][c] is None:
+            line = (f"{where}noise level {level} (k_g {meta['fm2s_k_g'][c]:g}, k_p "
+                    f"{meta['fm2s_k_p'][c]:g}, lam_p {meta['fm2s_lam_p'][c]:g})")
+            note = meta.get("fm2s_noise_note", [None] * len(chosen))[c]
+            lines.append(line + (f"; note: {note}" if note else ""))
+            continue
+        line = (f"{where}noise sigma {meta['fm2s_noise_sigma'][c]:.3g} (data units), as if "
+                f"{meta['fm2s_noise_captures'][c]:.3g} captures were averaged -> noise level "
+                f"{level} (k_g {meta['fm2s_k_g'][c]:g}, k_p {meta['fm2s_k_p'][c]:g}, "
+                f"lam_p {meta['fm2s_lam_p'][c]:g})")
+        note = meta.get("fm2s_noise_note", [None] * len(chosen))[c]
+        lines.append(line + (f"; note: {note}" if note else ""))
+    return lines
