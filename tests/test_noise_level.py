@@ -158,3 +158,16 @@ def test_a_dim_camera_image_with_an_offset_is_measured_as_noisy():
     unit = intensity_map_for(image).to_unit(image)
     choice = choose_level(unit, "confocal")
     assert choice.measured < 1.5 and choice.level == "avg1"
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.float32, np.float64])
+def test_every_dtype_gets_the_level_of_the_same_counts(dtype):
+    # 12-bit camera counts with an offset of 100, as uint16, int16 and float: the intensity
+    # mapping (min..max) makes them the same [0, 1] data, so the same level
+    rng = np.random.default_rng(4)
+    counts = np.clip(rng.poisson(_clean(128) * 400) + 100, 0, 4095)
+    reference = choose_level(
+        (counts - counts.min()) / (counts.max() - counts.min()), "confocal").level
+    _, meta = fm2s.denoise_with_metadata(counts.astype(dtype), noise_level="auto",
+                                         schedule="quick", seed=0)
+    assert meta["fm2s_noise_level_chosen"] == [reference]
