@@ -20,6 +20,14 @@ from dataclasses import dataclass
 
 from ...views import check_views
 
+#: Training planes of this many pixels (one 512 x 512 plane, the FMD images' size) or more
+#: train on a schedule's whole ``batch`` of crops per step; fewer pixels on fewer crops. On
+#: 256 x 256 and 128 x 128 crops of the FMD images, 2 crops per step scored within 0.04 dB of
+#: 8 on average at a quarter of the CPU time (BENCHMARKS.md, "Small images").
+FULL_BATCH_PIXELS = 512 * 512
+#: Fewest crops per step.
+MIN_BATCH = 2
+
 #: ``Schedule.start`` for training from random weights.
 RANDOM_START = "random"
 #: ``Schedule.start`` for "the shipped start that fits the image's parameters, if any".
@@ -48,7 +56,9 @@ class Schedule:
     crop : int or None
         Side of the random square crops each step trains on; None trains on whole planes.
     batch : int
-        Crops per step (ignored for whole-plane training).
+        Crops per step for :data:`FULL_BATCH_PIXELS` (one 512 x 512 plane) or more of training
+        planes; smaller images train on proportionally fewer, down to :data:`MIN_BATCH`
+        (:meth:`batch_for`). Ignored for whole-plane training.
     views : {1, 2, 4, 8}
         Views of the plane the prediction is averaged over at inference
         (:mod:`fm2s.engine.views`; each view costs one inference pass).
@@ -81,6 +91,13 @@ class Schedule:
         if not isinstance(self.start, str) or not self.start:
             raise ValueError(f"schedule {self.name!r}: start must be 'random', 'auto' or the "
                              f"name of a shipped start, got {self.start!r}")
+
+    def batch_for(self, pixels: int) -> int:
+        """Crops per step for training planes of ``pixels`` pixels in all: the cost of a step
+        follows the amount of image there is (a 256 x 256 plane trains on a quarter of the
+        crops of a 512 x 512 one), down to :data:`MIN_BATCH`, never above ``batch``."""
+        scaled = round(self.batch * pixels / FULL_BATCH_PIXELS)
+        return max(min(self.batch, MIN_BATCH), min(self.batch, scaled))
 
     @property
     def draws(self) -> int:

@@ -211,7 +211,9 @@ class _BatchSampler:
                 f"schedule {schedule.name!r}: crop must be larger than {2 * RECEPTIVE_RADIUS} "
                 f"pixels (the loss ignores a {RECEPTIVE_RADIUS}-pixel rim), got {crop}"
             )
-        self.batch = schedule.batch
+        # the planes' own size, without the padding for the receptive field
+        rim = 2 * RECEPTIVE_RADIUS
+        self.batch = schedule.batch_for(n * max(1, h - rim) * max(1, w - rim))
         self.next_plane = 0
 
     def draw(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

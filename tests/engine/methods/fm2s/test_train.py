@@ -73,8 +73,21 @@ def test_crop_schedule_trains_on_batches_of_crops():
     schedule = Schedule("c", stage1_steps=2, noise_draws=3, steps_per_draw=1, crop=24, batch=5)
     model = build_model(2, torch.Generator().manual_seed(0), CPU)
     shapes = _record_inputs(model)
-    _train(schedule, _data(n=3, h=40, w=36), model=model)
+    _train(schedule, _data(n=4, h=256, w=256), model=model)  # 512 x 512 pixels in all
     assert shapes == [(5, 2, 24, 24)] * 5
+
+
+@pytest.mark.parametrize(("n", "side", "batch"), [
+    (1, 512, 8), (2, 512, 8), (1, 384, 4), (1, 256, 2), (1, 128, 2), (3, 40, 2), (2, 256, 4),
+])
+def test_the_crops_per_step_follow_the_amount_of_image(n, side, batch):
+    schedule = Schedule("c", stage1_steps=0, noise_draws=1, steps_per_draw=1, crop=24, batch=8)
+    assert schedule.batch_for(n * side * side) == batch
+    model = build_model(1, torch.Generator().manual_seed(0), CPU)
+    shapes = _record_inputs(model)
+    _train(schedule, _data(n=n, h=side, w=side), n_chan=1, model=model)
+    assert shapes == [(batch, 1, 24, 24)]
+    assert Schedule("d", 0, 1, 1, crop=24, batch=1).batch_for(16) == 1  # never above batch
 
 
 
