@@ -151,7 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..engine.runtime import own_process
 
     own_process()  # this process is fm2s's: see fm2s.engine.runtime
-    previous = signal.signal(signal.SIGTERM, _stop)
+    # SIGTERM and SIGINT unwind the same way, through fm2s's own handler: in a fresh install a
+    # Ctrl-C that used Python's default handler was now and then lost during a run
+    previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:
@@ -169,12 +171,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class Stopped(KeyboardInterrupt):
-    """SIGTERM (a cluster's time limit, ``kill``): unwinds like Ctrl-C, so that no temporary
-    file is left behind."""
+    """SIGTERM (a cluster's time limit, ``kill``) or SIGINT (Ctrl-C): unwinds the run, so that
+    no temporary file is left behind."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
