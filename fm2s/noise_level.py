@@ -184,16 +184,18 @@ def choose_level(planes: np.ndarray, preset: str) -> LevelChoice:
     return LevelChoice(estimate, measured, captures, level_name(captures), note)
 
 
+def _factors(k_g: float, k_p: float, lam_p: float) -> str:
+    return f"(k_g {k_g:g}, k_p {k_p:g}, lam_p {lam_p:g})"
+
+
 def describe_level(choice: LevelChoice, params: FM2SParams) -> str:
-    """One line for users: the noise measured and the level and factors it chose."""
-    est = choice.estimate
+    """One line for the log: the noise measured and the level and factors it chose."""
+    est, factors = choice.estimate, _factors(params.k_g, params.k_p, params.lam_p)
     if est is None:
-        return f"{choice.level} (k_g {params.k_g:g}, k_p {params.k_p:g}, lam_p {params.lam_p:g})"
-    text = (f"noise sigma {est.sigma:.3g} at brightness {est.typical:.3g} (0..1 scale), "
+        return f"{choice.level} {factors}"
+    return (f"noise sigma {est.sigma:.3g} at brightness {est.typical:.3g} (0..1 scale), "
             f"gain {est.a:.3g}, correlation {est.correlation:.2g}: as if "
-            f"{choice.measured:.3g} captures were averaged -> {choice.level} "
-            f"(k_g {params.k_g:g}, k_p {params.k_p:g}, lam_p {params.lam_p:g})")
-    return text
+            f"{choice.measured:.3g} captures were averaged -> {choice.level} {factors}")
 
 
 def level_lines(meta: dict) -> list[str]:
@@ -202,19 +204,15 @@ def level_lines(meta: dict) -> list[str]:
     chosen = meta.get("fm2s_noise_level_chosen")
     if not chosen:
         return []
+    notes = meta.get("fm2s_noise_note", [None] * len(chosen))
     lines = []
     for c, level in enumerate(chosen):
-        where = f"channel {c + 1}: " if len(chosen) > 1 else ""
-        if meta["fm2s_noise_sigma"][c] is None:
-            line = (f"{where}noise level {level} (k_g {meta['fm2s_k_g'][c]:g}, k_p "
-                    f"{meta['fm2s_k_p'][c]:g}, lam_p {meta['fm2s_lam_p'][c]:g})")
-            note = meta.get("fm2s_noise_note", [None] * len(chosen))[c]
-            lines.append(line + (f"; note: {note}" if note else ""))
-            continue
-        line = (f"{where}noise sigma {meta['fm2s_noise_sigma'][c]:.3g} (data units), as if "
-                f"{meta['fm2s_noise_captures'][c]:.3g} captures were averaged -> noise level "
-                f"{level} (k_g {meta['fm2s_k_g'][c]:g}, k_p {meta['fm2s_k_p'][c]:g}, "
-                f"lam_p {meta['fm2s_lam_p'][c]:g})")
-        note = meta.get("fm2s_noise_note", [None] * len(chosen))[c]
-        lines.append(line + (f"; note: {note}" if note else ""))
+        line = "" if len(chosen) == 1 else f"channel {c + 1}: "
+        sigma = meta["fm2s_noise_sigma"][c]
+        if sigma is not None:
+            line += (f"noise sigma {sigma:.3g} (data units), as if "
+                     f"{meta['fm2s_noise_captures'][c]:.3g} captures were averaged -> ")
+        line += f"noise level {level} " + _factors(
+            meta["fm2s_k_g"][c], meta["fm2s_k_p"][c], meta["fm2s_lam_p"][c])
+        lines.append(line + (f"; note: {notes[c]}" if notes[c] else ""))
     return lines
