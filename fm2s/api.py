@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -107,9 +108,10 @@ def denoise_with_metadata(
 
     Front-ends (CLI, TIFF writer, ImageJ bridge) use this to record how an output was made.
     """
-    import xarray as xr
-
-    is_dataarray = isinstance(image, xr.DataArray)
+    # A DataArray can only exist once xarray is imported: numpy input does not import it
+    # (0.2 s of a fresh process's first call).
+    xr = sys.modules.get("xarray")
+    is_dataarray = xr is not None and isinstance(image, xr.DataArray)
     if is_dataarray:
         if plane_axes is not None or channel_axis is not None:
             raise ValueError("plane_axes/channel_axis are for numpy arrays; a DataArray's dims name its axes")

@@ -105,9 +105,10 @@ def test_non_glibc_platforms_are_a_no_op(monkeypatch):
 
 
 @pytest.mark.skipif(memory._glibc() is None, reason="needs glibc (Linux)")
-def test_a_library_call_leaves_malloc_alone():
+def test_a_library_call_sets_no_malloc_threshold():
     """glibc cannot restore thresholds it had, so fm2s.denoise in someone else's process never
-    sets them; the fm2s command and the benchmarks (own_process) do, while training."""
+    sets them (it only frees one block: malloc and free); the fm2s command and the benchmarks
+    (own_process) do, while training."""
     code = (
         "import ctypes, numpy as np\n"
         "import fm2s.engine.runtime as runtime\n"
@@ -127,4 +128,43 @@ def test_a_library_call_leaves_malloc_alone():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.splitlines()
-    assert out == ["library []", "owned ['malloc_trim', 'mallopt']"]
+    assert out == ["library ['free', 'malloc']",
+                   "owned ['free', 'malloc', 'malloc_trim', 'mallopt']"]
+
+
+_MAPPED_BLOCKS = textwrap.dedent("""
+    import ctypes, sys
+    import fm2s.engine.runtime as runtime
+    libc = runtime._glibc()
+    class Info(ctypes.Structure):  # glibc's struct mallinfo2
+        _fields_ = [(name, ctypes.c_size_t) for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+            "uordblks", "fordblks", "keepcost")]
+    libc.mallinfo2.restype = Info
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    def mapped_by(size):  # 1 when a block of this size gets its own mapping
+        before = libc.mallinfo2().hblks
+        block = libc.malloc(size)
+        mapped = libc.mallinfo2().hblks - before
+        libc.free(block)
+        return mapped
+    if sys.argv[1] == "library":
+        with runtime.reuse_freed_memory():
+            pass
+    print(mapped_by(16 << 20))
+""")
+
+
+@pytest.mark.skipif(memory._glibc() is None, reason="needs glibc (Linux)")
+def test_a_library_call_primes_glibc_to_reuse_freed_blocks():
+    """A fresh process maps every block over 128 KiB afresh; after the library call's prime
+    (one block freed, as glibc's own adaptation wants) a 16 MiB block comes from the heap."""
+    def run(mode: str) -> list[str]:
+        env = {**os.environ, "FM2S_MALLOC_TUNING": "1"}
+        env.pop("MALLOC_MMAP_THRESHOLD_", None)
+        return subprocess.run([sys.executable, "-c", _MAPPED_BLOCKS, mode], env=env,
+                              capture_output=True, text=True, check=True).stdout.split()
+
+    assert run("none") == ["1"]
+    assert run("library") == ["0"]

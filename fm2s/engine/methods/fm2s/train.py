@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from ....presets import FM2SParams
+from ...adam import Adam
 from ...prefetch import prefetch
 from ...runtime import cpu_threads, native_bf16, reuse_freed_memory
 from .bf16_output import conv_from_reference
@@ -115,7 +116,7 @@ def train_model(
     # NHWC is 1.5-2x faster for these small convolutions on batches of crops (oneDNN, CPU).
     model = model.to(memory_format=torch.channels_last)
     model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=schedule.lr, betas=(0.9, 0.999))
+    optimizer = Adam(model.parameters(), lr=schedule.lr, betas=(0.9, 0.999))
     sampler = _BatchSampler(data, schedule, params.n_chan, cpu_generator)
     total, done = schedule.total_steps, 0
 
@@ -124,7 +125,7 @@ def train_model(
 
     def step(inputs: torch.Tensor, target: torch.Tensor) -> None:
         nonlocal done
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         # Batches carry a RECEPTIVE_RADIUS rim of context (image or its reflection) that is
         # not scored: every scored pixel sees the same kind of neighbourhood as at inference.
         # Unpadded ("valid") convolutions compute the scored pixels only.
@@ -157,7 +158,7 @@ def train_model(
     with cpu_setup:
         for lr, inputs, target in batches:
             if lr is not None:
-                _set_lr(optimizer, lr)
+                optimizer.lr = lr
             step(inputs, target)
     model.eval()
     return model
@@ -242,7 +243,3 @@ def _cosine(start: float, end: float, i: int, n: int) -> float:
     t = i / max(1, n - 1)
     return end + 0.5 * (start - end) * (1.0 + math.cos(math.pi * t))
 
-
-def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    for group in optimizer.param_groups:
-        group["lr"] = lr

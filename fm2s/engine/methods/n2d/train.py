@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ...adam import Adam
 from ...infer import predict_plane, reflect_pad
 from ...plan import DEFAULT_TILE
 from ...runtime import native_bf16
@@ -177,14 +178,13 @@ def train_stage(
     apply = apply_net_bf16 if schedule.bf16 and native_bf16(device) else apply_net
     net = net.to(memory_format=torch.channels_last)
     net.train()
-    optimizer = torch.optim.Adam(net.parameters(), lr=schedule.lr)
+    optimizer = Adam(net.parameters(), lr=schedule.lr)
     sampler = _Sampler(inputs, raw, schedule.crop, schedule.batch, generator)
     nhwc = torch.channels_last
     for i in range(n_steps):
-        for group in optimizer.param_groups:
-            group["lr"] = schedule.lr_at(i, n_steps)
+        optimizer.lr = schedule.lr_at(i, n_steps)
         u, x = sampler.draw()
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss = pair_loss(net, u.contiguous(memory_format=nhwc), x, residual=residual,
                          rim=sampler.rim, apply=apply)
         loss.backward()
