@@ -67,7 +67,7 @@ def bias_correct(noisy01: np.ndarray, out01: np.ndarray, sigma: float) -> np.nda
 def warm_up(presets: list[str], threads: int | None) -> tuple[float, float]:
     """Pay the process's one-time start-up before any plane is timed; return its wall/CPU seconds.
 
-    The first denoising call of a process imports the engine's modules (numba, torch.optim),
+    The first denoising call of a process imports the engine's modules (torch, numba),
     loads the compiled noise sampler from numba's cache and builds its tables. A batch of
     planes pays that once, so it is not part of the time per plane; without a warm-up it was
     charged to whichever plane ran first (about 3 s of CPU on the project machine). Each
