@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from fm2s.engine.adam import Adam
@@ -28,10 +29,12 @@ def _train(net: torch.nn.Module, optimizer, set_lr, steps: int = 60) -> None:
         optimizer.step()
 
 
-def test_the_weights_equal_torch_optim_adam_bit_for_bit():
+@pytest.mark.parametrize("foreach", [False, True], ids=["single-tensor", "multi-tensor"])
+def test_the_weights_equal_torch_optim_adam_bit_for_bit(foreach):
+    """torch's CPU default (single-tensor) and its GPU default (multi-tensor), both on the CPU."""
     ours, theirs = _net(0), _net(0)
     mine = Adam(ours.parameters(), lr=1e-2)
-    ref = torch.optim.Adam(theirs.parameters(), lr=1e-2)
+    ref = torch.optim.Adam(theirs.parameters(), lr=1e-2, foreach=foreach)
 
     def set_mine(lr: float) -> None:
         mine.lr = lr
