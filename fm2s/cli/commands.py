@@ -59,11 +59,19 @@ def denoise_command(args: argparse.Namespace) -> int:
         remove_stale_temporaries,
     )
     from ..io import image_nbytes
+    from ..io.files import IMAGE_SUFFIXES, OUTPUT_SUFFIX
 
     options = denoise_options(args)
     outdir = Path(args.output)
     if outdir.exists() and not outdir.is_dir():
         raise UsageError(f"output {outdir} exists and is not a folder")
+    if not outdir.exists() and outdir.suffix.lower() in (*IMAGE_SUFFIXES, ".zarr"):
+        # `-o result.tif` would make a folder named result.tif holding <input>_fm2s.tif
+        raise UsageError(
+            f"-o/--output takes a folder, and {outdir} looks like a file name; give a folder "
+            f"(each output is written there as <input>{OUTPUT_SUFFIX}), e.g. "
+            f"-o {outdir.with_suffix('')}"
+        )
     try:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -171,6 +171,22 @@ def test_bad_options_exit_2_with_the_core_message(tmp_path, capsys, extra, messa
     assert not (tmp_path / "out").exists()  # nothing done
 
 
+@pytest.mark.parametrize("name", ["result.tif", "Result.TIFF", "result.png", "result.zarr"])
+def test_an_output_that_looks_like_a_file_name_is_refused(tmp_path, capsys, name):
+    inputs = _write_inputs(tmp_path / "in")
+    code = main(["denoise", str(inputs["png"]), "-o", str(tmp_path / name), *FAST])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "-o/--output takes a folder" in err and f"-o {tmp_path / 'result'}" in err.replace(
+        f"{tmp_path / 'Result'}", f"{tmp_path / 'result'}")
+    assert "Traceback" not in err
+    assert not (tmp_path / name).exists()  # no folder named like an image
+    # an existing folder of that name is the user's own choice
+    (tmp_path / name).mkdir()
+    assert main(["denoise", str(inputs["png"]), "-o", str(tmp_path / name), *FAST]) == 0
+    assert (tmp_path / name / "plate_fm2s.tif").exists()
+
+
 def test_missing_input_and_usage_errors(tmp_path, capsys):
     code = main(["denoise", str(tmp_path / "nope.tif"), "-o", str(tmp_path / "out"), *FAST])
     assert code == 1 and "nope.tif: no such file or folder" in capsys.readouterr().err
