@@ -142,3 +142,27 @@ def test_the_input_gradient_computed_as_a_forward_convolution_is_torchs(padding,
     for name, a, b in zip(("output", "input gradient", "weight gradient"), got, want):
         assert a.shape == b.shape, name
         assert torch.allclose(a, b, rtol=1e-10, atol=1e-10), name
+
+
+@pytest.mark.parametrize("c_out", [1, 2])
+def test_the_convolution_runs_in_the_memory_format_of_hidden(monkeypatch, c_out):
+    """With one output channel the reference channel fits both memory formats; the
+    concatenated input must still be channels-last like ``hidden`` (NCHW made the layer's
+    weight gradient 8x slower on the CPU)."""
+    from fm2s.engine.methods.fm2s import bf16_output
+
+    seen = []
+    forward = bf16_output._DataGradByForward.forward
+
+    def spy(ctx, x, weight, padding):
+        seen.append(x.is_contiguous(memory_format=torch.channels_last))
+        return forward(ctx, x, weight, padding)
+
+    monkeypatch.setattr(bf16_output._DataGradByForward, "forward", staticmethod(spy))
+    conv = _layer(c_out=c_out)
+    hidden = torch.rand(2, 12, 20, 20).to(torch.bfloat16)
+    hidden = hidden.contiguous(memory_format=torch.channels_last)
+    reference = torch.rand(2, c_out, 16, 16)
+    out = conv_from_reference(conv, hidden, reference, valid=True)
+    assert out.shape == (2, c_out, 16, 16)
+    assert seen == [True]
