@@ -219,7 +219,7 @@ DEFAULT_THRESHOLD = 128 << 10
 PRIME_BLOCK = (32 << 20) - (64 << 10)
 
 
-_OWNED = {"process": False}
+_OWNED = {"process": False, "primed": False}
 
 
 def own_process() -> None:
@@ -248,7 +248,13 @@ def _prime_adaptive_thresholds(libc: ctypes.CDLL) -> None:
     page-faulted afresh (in a fresh process, about 25 % slower steps on a 512 x 512 plane).
     glibc keeps adapting as before; a threshold the user set (``MALLOC_MMAP_THRESHOLD_``, or
     ``mallopt``) turns the adaptation off and is left as it is.
+
+    Once per process: glibc's adaptive thresholds only ever rise, so a second block would
+    change nothing.
     """
+    if _OWNED["primed"]:
+        return
+    _OWNED["primed"] = True
     malloc, free = libc.malloc, libc.free
     malloc.restype, malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
     free.restype, free.argtypes = None, [ctypes.c_void_p]

@@ -149,7 +149,7 @@ def train_model(
     batches = _batches(sampler, schedule, params, device_generator)
     cpu_setup = contextlib.ExitStack()
     if device.type == "cpu":
-        cpu_setup.enter_context(reuse_freed_memory())  # in processes fm2s owns only
+        cpu_setup.enter_context(reuse_freed_memory())  # tuned in processes fm2s owns
         # One core draws the next batches' noise (the Poisson samplers run on one core)
         # while the others train on the current batch. Closed on the way out, so the thread
         # stops even when a step raises (a traceback would otherwise keep it alive).
