@@ -59,13 +59,13 @@ def denoise_command(args: argparse.Namespace) -> int:
         remove_stale_temporaries,
     )
     from ..io import image_nbytes
-    from ..io.files import IMAGE_SUFFIXES, OUTPUT_SUFFIX
+    from ..io.files import IMAGE_SUFFIXES, OUTPUT_SUFFIX, ZARR_SUFFIX
 
     options = denoise_options(args)
     outdir = Path(args.output)
     if outdir.exists() and not outdir.is_dir():
         raise UsageError(f"output {outdir} exists and is not a folder")
-    if not outdir.exists() and outdir.suffix.lower() in (*IMAGE_SUFFIXES, ".zarr"):
+    if not outdir.exists() and outdir.suffix.lower() in (*IMAGE_SUFFIXES, ZARR_SUFFIX):
         # `-o result.tif` would make a folder named result.tif holding <input>_fm2s.tif
         raise UsageError(
             f"-o/--output takes a folder, and {outdir} looks like a file name; give a folder "

@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from ..metadata import Calibration, ImageMetadata
-from .files import IMAGE_SUFFIXES, atomic_write
+from .files import IMAGE_SUFFIXES, ZARR_SUFFIX, atomic_write
 from .png import read_png, write_png
 from .tiff import IMAGEJ_DTYPES, read_tiff, write_tiff
 from .tiff import series_count as tiff_series_count
@@ -65,7 +65,7 @@ def series_count(path: str | os.PathLike[str]) -> int:
 def write_image(path: str | os.PathLike[str], image: xr.DataArray, metadata: dict | None = None,
                 *, overwrite: bool = False) -> Path:
     """Write ``image`` as OME-Zarr when ``path`` ends in ``.zarr``, else as TIFF."""
-    if str(path).lower().endswith(".zarr"):
+    if str(path).lower().endswith(ZARR_SUFFIX):
         return write_zarr(path, image, metadata, overwrite=overwrite)
     return write_tiff(path, image, metadata, overwrite=overwrite)
 

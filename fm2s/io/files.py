@@ -20,15 +20,18 @@ IMAGE_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".png")
 OUTPUT_SUFFIX = "_fm2s.tif"
 
 
+#: File name ending of an OME-Zarr store (lower case).
+ZARR_SUFFIX = ".zarr"
+
 #: Suffix of the output of an OME-Zarr input (which stays OME-Zarr).
-ZARR_OUTPUT_SUFFIX = "_fm2s.zarr"
+ZARR_OUTPUT_SUFFIX = "_fm2s" + ZARR_SUFFIX
 
 
 def output_path(input_path: Path, outdir: Path, series: int | None = None) -> Path:
     """``outdir / <stem>_fm2s.tif`` for ``input_path`` (``_s<k>`` before ``_fm2s`` for image
     ``k`` of several; ``<stem>_fm2s.zarr`` for an OME-Zarr input)."""
     part = "" if series is None else f"_s{series + 1}"
-    suffix = ZARR_OUTPUT_SUFFIX if input_path.suffix.lower() == ".zarr" else OUTPUT_SUFFIX
+    suffix = ZARR_OUTPUT_SUFFIX if input_path.suffix.lower() == ZARR_SUFFIX else OUTPUT_SUFFIX
     return outdir / f"{input_path.stem}{part}{suffix}"
 
 
