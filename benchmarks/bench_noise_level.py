@@ -137,9 +137,12 @@ def summary(paths: list[Path]) -> int:
             auto = by["auto"]
             best = max(fixed, key=lambda s: by[s]["psnr"])
             worst.append(auto["psnr"] - by[best]["psnr"])
-            print(f"  {field} {kind}{n:g}: auto {auto['psnr']:.2f} ({auto.get('fm2s_noise_level_chosen')}) "
-                  f"best {best} {by[best]['psnr']:.2f} ({worst[-1]:+.2f}); "
-                  f"vs avg1 {auto['psnr'] - by['avg1']['psnr']:+.2f}; "
+            share = (auto.get("fm2s_input_share") or [0.0])[0]
+            versus_avg1 = (f"vs avg1 {auto['psnr'] - by['avg1']['psnr']:+.2f}; "
+                           if "avg1" in by else "")
+            print(f"  {field} {kind}{n:g}: auto {auto['psnr']:.2f} ({auto.get('fm2s_noise_level_chosen')}"
+                  f"{f', input share {share:.2f}' if share else ''}) "
+                  f"best {best} {by[best]['psnr']:.2f} ({worst[-1]:+.2f}); {versus_avg1}"
                   f"vs input {auto['psnr'] - auto['psnr_noisy']:+.2f}; "
                   f"vs median {auto['psnr'] - auto['psnr_median3']:+.2f}")
         if worst:

@@ -215,7 +215,7 @@ def _denoise_array(
             denoise_stack(
                 unit, setting.method, stack_mode=run.stack_mode, device=run.device,
                 cpu_generator=cpu_gen, device_generator=dev_gen, tile=opts.tile,
-                bias_sigma=opts.bias_sigma, progress=on_progress,
+                bias_sigma=opts.bias_sigma, input_share=setting.input_share, progress=on_progress,
                 out=DataPlanes(target, imap),
             )
     return out, maps, settings

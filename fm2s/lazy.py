@@ -106,7 +106,7 @@ def denoise_lazy(image: Any, row: int, col: int, ch: int | None, run: Any,
     denoise_block = functools.partial(
         _denoise_block, methods=tuple(s.method for s in settings), states=tuple(states), maps=tuple(maps),
         device=str(opts.device), tile=opts.tile, bias_sigma=opts.bias_sigma,
-        num_threads=opts.num_threads)
+        input_shares=tuple(s.input_share for s in settings), num_threads=opts.num_threads)
     out = da.map_blocks(denoise_block, moved, dtype=data.dtype)
     if ch is None:
         out = out[0]
@@ -118,8 +118,8 @@ def denoise_lazy(image: Any, row: int, col: int, ch: int | None, run: Any,
 
 
 def _denoise_block(block: np.ndarray, *, methods: tuple, states: tuple, maps: tuple, device: str,
-                   tile: int | None, bias_sigma: float | None, num_threads: int | None,
-                   block_info: dict | None = None) -> np.ndarray:
+                   tile: int | None, bias_sigma: float | None, input_shares: tuple,
+                   num_threads: int | None, block_info: dict | None = None) -> np.ndarray:
     """Denoise every plane of one block (one channel, whole planes), where it is computed."""
     from .engine.pipeline import predict
     from .engine.runtime import cpu_threads, resolve_device
@@ -134,7 +134,8 @@ def _denoise_block(block: np.ndarray, *, methods: tuple, states: tuple, maps: tu
         for index in np.ndindex(block.shape[:-2]):
             unit = imap.to_unit(block[index])
             out[index] = imap.from_unit(predict(method, model, unit, device=torch_device,
-                                                tile=tile, bias_sigma=bias_sigma), block.dtype)
+                                                tile=tile, bias_sigma=bias_sigma,
+                                                input_share=input_shares[c]), block.dtype)
     return out
 
 

@@ -147,6 +147,12 @@ class ChannelSetting:
     schedule: Any
     level: LevelChoice | None = None
 
+    @property
+    def input_share(self) -> float:
+        """The share of the input put back into the channel's result (0 unless
+        ``noise_level="auto"`` found less noise than ``avg16`` is made for)."""
+        return 0.0 if self.level is None else self.level.input_share
+
 
 def auto_level_metadata(
     settings: Sequence[ChannelSetting], maps: Sequence[IntensityMap]
@@ -158,8 +164,10 @@ def auto_level_metadata(
     measured noise: ``fm2s_noise_sigma`` (standard deviation at the channel's typical
     brightness, in data units), ``fm2s_noise_gain`` and ``fm2s_noise_floor`` (``a`` and ``b``
     of ``variance = a * mu + b`` on the [0, 1] scale), ``fm2s_noise_correlation``,
-    ``fm2s_noise_captures`` (the captures the noise corresponds to, before clipping) and
-    ``fm2s_noise_note`` (why the level was clipped or kept, or None). The measured numbers
+    ``fm2s_noise_captures`` (the captures the noise corresponds to, before clipping),
+    ``fm2s_input_share`` (the share of the input kept in the result, 0 unless the noise is
+    weaker than ``avg16`` is made for) and ``fm2s_noise_note`` (why the level was clipped or
+    kept, or None). The measured numbers
     are None for a channel whose noise could not be measured (it ran at ``avg1``).
     """
     if not settings:
@@ -183,6 +191,7 @@ def auto_level_metadata(
         "fm2s_noise_floor": measured(lambda c: c.estimate.b),
         "fm2s_noise_correlation": measured(lambda c: c.estimate.correlation),
         "fm2s_noise_captures": measured(lambda c: c.measured),
+        "fm2s_input_share": [c.input_share for c in chosen],
         "fm2s_noise_note": [c.note for c in chosen],
     }
 

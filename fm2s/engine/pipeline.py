@@ -129,13 +129,20 @@ def predict(
     device: torch.device,
     tile: int | None,
     bias_sigma: float | None = None,
+    input_share: float = 0.0,
 ) -> np.ndarray:
     """Denoise one ``(H, W)`` float32 plane in [0, 1] with a trained model (and the bias
-    correction, :func:`fm2s.engine.bias.restore_local_mean`, when ``bias_sigma`` is set)."""
+    correction, :func:`fm2s.engine.bias.restore_local_mean`, when ``bias_sigma`` is set).
+
+    With ``input_share`` the result is ``(1 - input_share) * denoised + input_share * plane``
+    (:func:`fm2s.noise_level.input_share`).
+    """
     noisy = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32)).to(device)
     result = method.predict(model, noisy, tile)
     if bias_sigma:
         result = restore_local_mean(noisy, result, bias_sigma)
+    if input_share:
+        result = torch.lerp(result, noisy, float(input_share))
     return result.cpu().numpy()
 
 
@@ -149,6 +156,7 @@ def denoise_stack(
     device_generator: torch.Generator,
     tile: int | None,
     bias_sigma: float | None = None,
+    input_share: float = 0.0,
     progress: ProgressCallback | None = None,
     out: Any = None,
 ) -> Any:
@@ -156,7 +164,8 @@ def denoise_stack(
 
     ``stack_mode`` must already be resolved (see :func:`fm2s.engine.plan.resolve_stack_mode`).
     With ``bias_sigma`` the output's local mean is put back on the input's
-    (:func:`fm2s.engine.bias.restore_local_mean`). ``out`` takes plane ``i`` as
+    (:func:`fm2s.engine.bias.restore_local_mean`); with ``input_share`` that share of each
+    input plane is put back into its result (:func:`predict`). ``out`` takes plane ``i`` as
     ``out[i] = plane`` (default: a new ``(N, H, W)`` float32 array); it is returned. Planes are
     read one at a time, a shared model's training planes (at most ``MAX_SHARED_PLANES``)
     together.
@@ -186,7 +195,7 @@ def denoise_stack(
 
     def infer(model: torch.nn.Module, i: int) -> np.ndarray:
         result = predict(method, model, planes[i], device=device, tile=tile,
-                         bias_sigma=bias_sigma)
+                         bias_sigma=bias_sigma, input_share=input_share)
         state["units"] += plane_units
         state["planes"] += 1
         report("denoise", 0, 0)

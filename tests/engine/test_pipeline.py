@@ -124,3 +124,22 @@ def test_auto_in_the_api_records_the_resolved_mode(stack):
     assert meta["fm2s_stack_mode"] == "per_plane"
     _, meta = fm2s.denoise_with_metadata(stack[:2], schedule=STACK, seed=0)
     assert meta["fm2s_stack_mode"] == "shared"
+
+
+def test_predict_puts_back_the_share_of_the_input_it_is_given():
+    import torch
+
+    from fm2s.engine.methods.fm2s.method import FM2SMethod
+    from fm2s.engine.pipeline import predict
+    from fm2s.presets import resolve_params
+
+    method = FM2SMethod(resolve_params("confocal", "avg1"), QUICK)
+    model = method.network().eval()
+    plane = np.random.default_rng(0).random((48, 48), dtype=np.float32)
+    cpu = torch.device("cpu")
+    alone = predict(method, model, plane, device=cpu, tile=None)
+    quarter = predict(method, model, plane, device=cpu, tile=None, input_share=0.25)
+    np.testing.assert_allclose(quarter, 0.75 * alone + 0.25 * plane, atol=1e-6)
+    assert np.abs(quarter - alone).max() > 0.01
+    np.testing.assert_array_equal(
+        predict(method, model, plane, device=cpu, tile=None, input_share=1.0), plane)
