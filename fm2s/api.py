@@ -208,16 +208,18 @@ def _denoise_array(
             maps.append(imap)
             unit = UnitPlanes(source, imap)
             setting = run.channel_setting(unit, shared_training_planes(len(unit)))
-            settings.append(setting)
             on_progress = None
             if progress is not None:
                 on_progress = _channel_progress(progress, c, n_ch, n_stack)
+            share: list[float] = []
             denoise_stack(
                 unit, setting.method, stack_mode=run.stack_mode, device=run.device,
                 cpu_generator=cpu_gen, device_generator=dev_gen, tile=opts.tile,
-                bias_sigma=opts.bias_sigma, input_share=setting.input_share, progress=on_progress,
+                bias_sigma=opts.bias_sigma, keep_input=setting.keep_input,
+                on_input_share=share.append, progress=on_progress,
                 out=DataPlanes(target, imap),
             )
+            settings.append(dataclasses.replace(setting, input_share=sum(share)))
     return out, maps, settings
 
 

@@ -15,6 +15,7 @@ would have to run in order, plane after plane.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from typing import Any
@@ -47,7 +48,12 @@ def denoise_lazy(image: Any, row: int, col: int, ch: int | None, run: Any,
     import dask
     import dask.array as da
 
-    from .engine.pipeline import ProgressEvent, shared_training_planes, train_on
+    from .engine.pipeline import (
+        ProgressEvent,
+        measure_input_share,
+        shared_training_planes,
+        train_on,
+    )
     from .engine.runtime import channel_seed, cpu_threads, make_generators
     from .planes import PlaneLayout
 
@@ -97,11 +103,15 @@ def denoise_lazy(image: Any, row: int, col: int, ch: int | None, run: Any,
         planes = {i: imap.to_unit(np.asarray(channel[np.unravel_index(i, stack_shape)]))
                   for i in indices}  # the training planes, fetched
         setting = run.channel_setting(planes, indices)
-        settings.append(setting)
         cpu_gen, dev_gen = make_generators(channel_seed(run.seed, c), run.device)
         with cpu_threads(opts.num_threads):
             model = train_on(planes, indices, setting.method, None, device=run.device,
                              cpu_generator=cpu_gen, device_generator=dev_gen, on_step=on_step)
+            if setting.keep_input is not None:  # as the in-memory path measures it
+                setting = dataclasses.replace(setting, input_share=measure_input_share(
+                    setting.method, model, planes, indices, setting.keep_input,
+                    device=run.device, tile=opts.tile, bias_sigma=opts.bias_sigma))
+        settings.append(setting)
         states.append({k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
     denoise_block = functools.partial(
         _denoise_block, methods=tuple(s.method for s in settings), states=tuple(states), maps=tuple(maps),

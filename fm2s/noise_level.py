@@ -27,9 +27,9 @@ Noise below what ``avg16`` is made for (a bright, well-exposed image) is handled
 noise model then synthesizes more noise than the image has, and the network smooths detail that
 is not noise; neither ``avg16`` nor columns extrapolated beyond it came back to the input (on
 generated images at 2,000-5,000 photons the result fell up to 4.5 dB below the noisy input).
-There a share of the input is put back into the result, growing with how far the noise is
-below ``avg16``'s (:func:`input_share`; ``fm2s_input_share``), and the result's ``note`` says
-so; front-ends log it.
+There a share of the input is put back into the result: the share that minimizes Stein's
+unbiased estimate of the error for the measured noise (:mod:`fm2s.engine.input_share`;
+``fm2s_input_share``). The result's ``note`` says so; front-ends log it.
 
 Presets with a single published column (``srdtrans``, ``base``) keep it: the level is measured
 and recorded, the factors are the column's.
@@ -88,15 +88,9 @@ LEVEL_MAPPING: dict[str, tuple[float, float]] = {
 WHITE_NOISE = 1.5
 
 #: Levels beyond ``avg16`` (``log2`` of the level above this) have too little noise for FM2S
-#: to help alone: part of the input is put back (:func:`input_share`) and the note says so.
+#: to help alone: part of the input is put back (:attr:`LevelChoice.keeps_input`) and the note
+#: says so.
 TOO_CLEAN = math.log2(MAX_AVERAGED)
-
-#: Per column beyond ``avg16``, the denoised result's weight in the output is multiplied by
-#: ``2 ** -INPUT_SHARE_RATE``. Chosen on 16-bit images generated from the eight shared ground
-#: truths at 1,000, 2,000 and 5,000 photons (confocal and two-photon presets; BENCHMARKS.md,
-#: "Generated camera images"): above the noisy input at every peak up to 2,000, the largest
-#: mean gain among the rates that are, and the least loss where FM2S alone did well.
-INPUT_SHARE_RATE = 0.8
 
 
 @dataclass(frozen=True)
@@ -117,9 +111,10 @@ class LevelChoice:
         ``captures`` as a level name (``"avg2.83"``): what ran.
     note : str or None
         Why the level was clipped or kept, when it was; None otherwise.
-    input_share : float
-        The share of the input put back into the result (0 .. 1, :func:`input_share`):
-        above 0 only for noise weaker than ``avg16`` is made for.
+    keeps_input : bool
+        Whether a share of the input is to be put back into the result (noise weaker than
+        ``avg16`` is made for; the share is measured on the result,
+        :func:`fm2s.engine.pipeline.measure_input_share`).
     """
 
     estimate: NoiseEstimate | None
@@ -127,7 +122,7 @@ class LevelChoice:
     captures: float
     level: str
     note: str | None = None
-    input_share: float = 0.0
+    keeps_input: bool = False
 
 
 def measured_captures(estimate: NoiseEstimate, preset: str) -> float:
@@ -143,24 +138,6 @@ def level_exponent(measured: float, preset: str) -> float:
     before clipping to the published columns (0 .. 4)."""
     slope, knee = LEVEL_MAPPING.get(canonical_preset(preset), LEVEL_MAPPING[_FALLBACK_REFERENCE])
     return slope * math.log2(max(measured, 1e-9) / knee)
-
-
-def input_share(exponent: float) -> float:
-    """The share of the input put back into FM2S's result for a level of ``2 ** exponent``
-    captures (:func:`level_exponent`, before clipping).
-
-    0 up to :data:`TOO_CLEAN` (``avg16``); beyond it ``1 - 2 ** (-INPUT_SHARE_RATE * columns)``
-    for ``columns = exponent - TOO_CLEAN``, approaching 1 (the input) for an image with
-    almost no noise. The result is ``(1 - share) * denoised + share * input``.
-
-    Examples
-    --------
-    >>> input_share(3.0), input_share(4.0), input_share(5.25)
-    (0.0, 0.0, 0.5)
-    """
-    if exponent <= TOO_CLEAN:
-        return 0.0
-    return float(1.0 - 2.0 ** (-INPUT_SHARE_RATE * (exponent - TOO_CLEAN)))
 
 
 def level_captures(measured: float, preset: str) -> float:
@@ -194,16 +171,17 @@ def choose_level(planes: np.ndarray, preset: str) -> LevelChoice:
                            f"could not measure the noise ({exc}); used avg1")
     measured = measured_captures(estimate, key)
     captures = level_captures(measured, key)
-    share = input_share(level_exponent(measured, key))
+    keeps_input = level_exponent(measured, key) > TOO_CLEAN
     note = None
     if measured < MIN_AVERAGED / 1.5:
         note = (f"the noise is stronger than in the preset's single captures (as if "
                 f"{level_name(measured)}); using avg1, the noisiest setting")
-    elif share > 0:
+    elif keeps_input:
         note = (f"the noise is weaker than the preset's least noisy setting, avg16, is made "
                 f"for (as if {measured:.3g} captures were averaged): FM2S alone would remove "
-                f"detail along with the little noise there is, so {share:.0%} of the input is "
-                "kept in the result; compare with the input")
+                "detail along with the little noise there is, so part of the input is kept in "
+                "the result (the share that minimizes the error estimated from the noise; "
+                "fm2s_input_share); compare with the input")
     if key == "widefield" and estimate.correlation < WHITE_NOISE:
         hint = (f"the noise is not spatially correlated (correlation {estimate.correlation:.2g}) "
                 "as the wide-field camera noise the widefield preset was made for is; preset "
@@ -215,8 +193,8 @@ def choose_level(planes: np.ndarray, preset: str) -> LevelChoice:
         if level_name(captures) != only:
             note = (f"preset {key!r} has one noise column ({only}); the image's noise is that "
                     f"of {level_name(measured)}, {only} is used")
-        captures, share = averaged_captures(only), 0.0
-    return LevelChoice(estimate, measured, captures, level_name(captures), note, share)
+        captures, keeps_input = averaged_captures(only), False
+    return LevelChoice(estimate, measured, captures, level_name(captures), note, keeps_input)
 
 
 def _factors(k_g: float, k_p: float, lam_p: float) -> str:
@@ -249,5 +227,8 @@ def level_lines(meta: dict) -> list[str]:
                      f"{meta['fm2s_noise_captures'][c]:.3g} captures were averaged -> ")
         line += f"noise level {level} " + _factors(
             meta["fm2s_k_g"][c], meta["fm2s_k_p"][c], meta["fm2s_lam_p"][c])
+        share = meta.get("fm2s_input_share", [0.0] * len(chosen))[c]
+        if share:
+            line += f", {share:.0%} of the input kept"
         lines.append(line + (f"; note: {notes[c]}" if notes[c] else ""))
     return lines

@@ -14,6 +14,7 @@ import numpy as np
 
 from ._version import __version__
 from .intensity import IntensityMap
+from .noise_estimate import NoiseEstimate
 from .noise_level import LevelChoice, describe_level
 from .options import OPTIONS, Options, fm2s_setting
 from .presets import FM2SParams
@@ -146,12 +147,15 @@ class ChannelSetting:
     params: FM2SParams | None
     schedule: Any
     level: LevelChoice | None = None
+    input_share: float = 0.0
 
     @property
-    def input_share(self) -> float:
-        """The share of the input put back into the channel's result (0 unless
-        ``noise_level="auto"`` found less noise than ``avg16`` is made for)."""
-        return 0.0 if self.level is None else self.level.input_share
+    def keep_input(self) -> NoiseEstimate | None:
+        """The channel's measured noise where a share of the input is to be put back into its
+        result (``noise_level="auto"`` found less noise than ``avg16`` is made for), else None;
+        the share measured is then recorded as ``input_share``."""
+        keeps = self.level is not None and self.level.keeps_input
+        return self.level.estimate if keeps else None
 
 
 def auto_level_metadata(
@@ -165,8 +169,8 @@ def auto_level_metadata(
     brightness, in data units), ``fm2s_noise_gain`` and ``fm2s_noise_floor`` (``a`` and ``b``
     of ``variance = a * mu + b`` on the [0, 1] scale), ``fm2s_noise_correlation``,
     ``fm2s_noise_captures`` (the captures the noise corresponds to, before clipping),
-    ``fm2s_input_share`` (the share of the input kept in the result, 0 unless the noise is
-    weaker than ``avg16`` is made for) and ``fm2s_noise_note`` (why the level was clipped or
+    ``fm2s_input_share`` (the share of the input kept in the result, measured; 0 unless the
+    noise is weaker than ``avg16`` is made for) and ``fm2s_noise_note`` (why the level was clipped or
     kept, or None). The measured numbers
     are None for a channel whose noise could not be measured (it ran at ``avg1``).
     """
@@ -191,7 +195,7 @@ def auto_level_metadata(
         "fm2s_noise_floor": measured(lambda c: c.estimate.b),
         "fm2s_noise_correlation": measured(lambda c: c.estimate.correlation),
         "fm2s_noise_captures": measured(lambda c: c.measured),
-        "fm2s_input_share": [c.input_share for c in chosen],
+        "fm2s_input_share": [s.input_share for s in settings],
         "fm2s_noise_note": [c.note for c in chosen],
     }
 

@@ -27,7 +27,11 @@ import numpy as np
 import torch
 
 from .bias import restore_local_mean
+from .input_share import NoiseModel, best_share, sure_terms
 from .plan import MAX_SHARED_PLANES, WARM_FRACTION
+
+#: Planes (evenly spaced among the training planes) on which the input's share is measured.
+SHARE_PLANES = 4
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,12 @@ def train_on(
                         on_step=on_step)
 
 
+def _denoised(method: Method, model: torch.nn.Module, noisy: torch.Tensor, tile: int | None,
+              bias_sigma: float | None) -> torch.Tensor:
+    result = method.predict(model, noisy, tile)
+    return restore_local_mean(noisy, result, bias_sigma) if bias_sigma else result
+
+
 def predict(
     method: Method,
     model: torch.nn.Module,
@@ -135,15 +145,42 @@ def predict(
     correction, :func:`fm2s.engine.bias.restore_local_mean`, when ``bias_sigma`` is set).
 
     With ``input_share`` the result is ``(1 - input_share) * denoised + input_share * plane``
-    (:func:`fm2s.noise_level.input_share`).
+    (:func:`measure_input_share`).
     """
     noisy = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32)).to(device)
-    result = method.predict(model, noisy, tile)
-    if bias_sigma:
-        result = restore_local_mean(noisy, result, bias_sigma)
+    result = _denoised(method, model, noisy, tile, bias_sigma)
     if input_share:
         result = torch.lerp(result, noisy, float(input_share))
     return result.cpu().numpy()
+
+
+def measure_input_share(
+    method: Method,
+    model: torch.nn.Module,
+    planes: Planes,
+    indices: list[int],
+    noise: NoiseModel,
+    *,
+    device: torch.device,
+    tile: int | None,
+    bias_sigma: float | None = None,
+) -> float:
+    """The share of the input to put back into the planes ``model`` denoises: the one that
+    minimizes Stein's unbiased risk estimate for noise ``noise``
+    (:mod:`fm2s.engine.input_share`), measured on up to ``SHARE_PLANES`` of ``indices``.
+
+    Costs two inference passes per plane measured.
+    """
+    chosen = indices[::-(-len(indices) // SHARE_PLANES)]
+
+    def denoise(noisy: torch.Tensor) -> torch.Tensor:
+        return _denoised(method, model, noisy, tile, bias_sigma)
+
+    with torch.no_grad():
+        terms = [sure_terms(denoise, torch.from_numpy(
+            np.ascontiguousarray(planes[i], dtype=np.float32)).to(device), noise)
+            for i in chosen]
+    return best_share(terms)
 
 
 def denoise_stack(
@@ -156,7 +193,8 @@ def denoise_stack(
     device_generator: torch.Generator,
     tile: int | None,
     bias_sigma: float | None = None,
-    input_share: float = 0.0,
+    keep_input: NoiseModel | None = None,
+    on_input_share: Callable[[float], None] | None = None,
     progress: ProgressCallback | None = None,
     out: Any = None,
 ) -> Any:
@@ -164,8 +202,9 @@ def denoise_stack(
 
     ``stack_mode`` must already be resolved (see :func:`fm2s.engine.plan.resolve_stack_mode`).
     With ``bias_sigma`` the output's local mean is put back on the input's
-    (:func:`fm2s.engine.bias.restore_local_mean`); with ``input_share`` that share of each
-    input plane is put back into its result (:func:`predict`). ``out`` takes plane ``i`` as
+    (:func:`fm2s.engine.bias.restore_local_mean`). With ``keep_input`` (the planes' noise) a
+    share of each input plane is put back into its result, measured once with the first model
+    trained (:func:`measure_input_share`) and told to ``on_input_share``. ``out`` takes plane ``i`` as
     ``out[i] = plane`` (default: a new ``(N, H, W)`` float32 array); it is returned. Planes are
     read one at a time, a shared model's training planes (at most ``MAX_SHARED_PLANES``)
     together.
@@ -193,9 +232,17 @@ def denoise_stack(
                         cpu_generator=cpu_generator, device_generator=device_generator,
                         on_step=on_step)
 
-    def infer(model: torch.nn.Module, i: int) -> np.ndarray:
+    share = {"value": 0.0, "measured": keep_input is None}
+
+    def infer(model: torch.nn.Module, i: int, trained_on: list[int]) -> np.ndarray:
+        if not share["measured"]:
+            share.update(measured=True, value=measure_input_share(
+                method, model, planes, trained_on, keep_input, device=device, tile=tile,
+                bias_sigma=bias_sigma))
+            if on_input_share is not None:
+                on_input_share(share["value"])
         result = predict(method, model, planes[i], device=device, tile=tile,
-                         bias_sigma=bias_sigma, input_share=input_share)
+                         bias_sigma=bias_sigma, input_share=share["value"])
         state["units"] += plane_units
         state["planes"] += 1
         report("denoise", 0, 0)
@@ -204,9 +251,10 @@ def denoise_stack(
     if out is None:
         out = np.empty((n, *planes[0].shape), dtype=np.float32)
     if stack_mode == "shared":
-        model = train(shared_training_planes(n), None)
+        indices = shared_training_planes(n)
+        model = train(indices, None)
         for i in range(n):
-            out[i] = infer(model, i)
+            out[i] = infer(model, i, indices)
         return out
 
     model = None
@@ -215,5 +263,5 @@ def denoise_stack(
             model = train([i], model, WARM_FRACTION)
         else:
             model = train([i], None)
-        out[i] = infer(model, i)
+        out[i] = infer(model, i, [i])
     return out
