@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
                        "psnr": psnr(gt, den, data_range),
                        "ssim": ssim(gt, den, data_range=data_range),
                        **{k: v for k, v in meta.items() if k.startswith("fm2s_noise")
-                          or k in ("fm2s_k_g", "fm2s_k_p", "fm2s_lam_p", "fm2s_start")}}
+                          or k in ("fm2s_k_g", "fm2s_k_p", "fm2s_lam_p", "fm2s_start",
+                                   "fm2s_input_share")}}
                 out.write(json.dumps(row) + "\n")
                 out.flush()
                 print(f"{label} {setting:>6}: {row['psnr']:.2f} dB "

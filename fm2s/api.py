@@ -211,7 +211,7 @@ def _denoise_array(
             on_progress = None
             if progress is not None:
                 on_progress = _channel_progress(progress, c, n_ch, n_stack)
-            share: list[float] = []
+            share: list[float] = []  # told by denoise_stack where it measures one
             denoise_stack(
                 unit, setting.method, stack_mode=run.stack_mode, device=run.device,
                 cpu_generator=cpu_gen, device_generator=dev_gen, tile=opts.tile,
@@ -219,7 +219,7 @@ def _denoise_array(
                 on_input_share=share.append, progress=on_progress,
                 out=DataPlanes(target, imap),
             )
-            settings.append(dataclasses.replace(setting, input_share=sum(share)))
+            settings.append(dataclasses.replace(setting, input_share=share[0] if share else 0.0))
     return out, maps, settings
 
 

@@ -170,9 +170,9 @@ def auto_level_metadata(
     of ``variance = a * mu + b`` on the [0, 1] scale), ``fm2s_noise_correlation``,
     ``fm2s_noise_captures`` (the captures the noise corresponds to, before clipping),
     ``fm2s_input_share`` (the share of the input kept in the result, measured; 0 unless the
-    noise is weaker than ``avg16`` is made for) and ``fm2s_noise_note`` (why the level was clipped or
-    kept, or None). The measured numbers
-    are None for a channel whose noise could not be measured (it ran at ``avg1``).
+    noise is weaker than ``avg16`` is made for) and ``fm2s_noise_note`` (why the level was
+    clipped or kept, or None). The measured numbers are None for a channel whose noise could
+    not be measured (it ran at ``avg1``).
     """
     if not settings:
         return {}
