@@ -29,7 +29,8 @@ is not noise; neither ``avg16`` nor columns extrapolated beyond it came back to 
 generated images at 2,000-5,000 photons the result fell up to 4.5 dB below the noisy input).
 There a share of the input is put back into the result: the share that minimizes Stein's
 unbiased estimate of the error for the measured noise (:mod:`fm2s.engine.input_share`;
-``fm2s_input_share``). The result's ``note`` says so; front-ends log it.
+``fm2s_input_share``), for the point-scanning presets, whose pixels' noise is independent
+(:data:`KEEPS_INPUT_PRESETS`). The result's ``note`` says so; front-ends log it.
 
 Presets with a single published column (``srdtrans``, ``base``) keep it: the level is measured
 and recorded, the factors are the column's.
@@ -92,6 +93,12 @@ WHITE_NOISE = 1.5
 #: says so.
 TOO_CLEAN = math.log2(MAX_AVERAGED)
 
+#: Presets whose images' noise is independent from pixel to pixel (point-scanning detectors),
+#: as the estimate of the input's share assumes. On the FMD wide-field images, whose camera
+#: noise neighbouring pixels share, it put back 90 % of the input and lost 3.5-8.4 dB
+#: (BENCHMARKS.md, "Less noise than avg16"), so the ``widefield`` preset keeps FM2S's result.
+KEEPS_INPUT_PRESETS = frozenset({"confocal", "twophoton"})
+
 
 @dataclass(frozen=True)
 class LevelChoice:
@@ -113,8 +120,8 @@ class LevelChoice:
         Why the level was clipped or kept, when it was; None otherwise.
     keeps_input : bool
         Whether a share of the input is to be put back into the result (noise weaker than
-        ``avg16`` is made for; the share is measured on the result,
-        :func:`fm2s.engine.pipeline.measure_input_share`).
+        ``avg16`` is made for, with a preset of :data:`KEEPS_INPUT_PRESETS`; the share is
+        measured on the result, :func:`fm2s.engine.pipeline.measure_input_share`).
     """
 
     estimate: NoiseEstimate | None
@@ -171,17 +178,23 @@ def choose_level(planes: np.ndarray, preset: str) -> LevelChoice:
                            f"could not measure the noise ({exc}); used avg1")
     measured = measured_captures(estimate, key)
     captures = level_captures(measured, key)
-    keeps_input = level_exponent(measured, key) > TOO_CLEAN
+    too_clean = level_exponent(measured, key) > TOO_CLEAN
+    keeps_input = too_clean and key in KEEPS_INPUT_PRESETS
     note = None
     if measured < MIN_AVERAGED / 1.5:
         note = (f"the noise is stronger than in the preset's single captures (as if "
                 f"{level_name(measured)}); using avg1, the noisiest setting")
-    elif keeps_input:
+    elif too_clean:
         note = (f"the noise is weaker than the preset's least noisy setting, avg16, is made "
-                f"for (as if {measured:.3g} captures were averaged): FM2S alone would remove "
-                "detail along with the little noise there is, so part of the input is kept in "
-                "the result (the share that minimizes the error estimated from the noise; "
-                "fm2s_input_share); compare with the input")
+                f"for (as if {measured:.3g} captures were averaged): ")
+        note += ("FM2S alone would remove detail along with the little noise there is, so "
+                 "part of the input is kept in the result (the share that minimizes the error "
+                 "estimated from the noise; fm2s_input_share); compare with the input"
+                 if keeps_input else
+                 "FM2S may remove detail along with the little noise there is; compare with "
+                 f"the input (no share of the input is put back with preset {key}: the share "
+                 "is measured for noise independent from pixel to pixel, and camera noise "
+                 "is not)")
     if key == "widefield" and estimate.correlation < WHITE_NOISE:
         hint = (f"the noise is not spatially correlated (correlation {estimate.correlation:.2g}) "
                 "as the wide-field camera noise the widefield preset was made for is; preset "

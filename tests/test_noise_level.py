@@ -58,6 +58,18 @@ def test_far_less_noise_than_avg16_is_reported_and_keeps_part_of_the_input():
     assert within.note is None and not within.keeps_input and 8 < within.captures <= 16
 
 
+def test_the_widefield_preset_keeps_fm2s_result_however_clean_the_image():
+    # the share assumes noise independent from pixel to pixel; wide-field camera noise is not
+    choice = choose_level(_with_variance(REFERENCE_VARIANCE["widefield"] / 60), "widefield")
+    assert choice.level == "avg16" and not choice.keeps_input
+    assert "no share of the input is put back with preset widefield" in choice.note
+    image = _with_variance(REFERENCE_VARIANCE["widefield"] / 60)[:96, :96].astype(np.float32)
+    _, meta = fm2s.denoise_with_metadata(image, preset="widefield", schedule="quick", seed=0,
+                                         intensity_range=(0, 1))
+    assert meta["fm2s_noise_level_chosen"] == ["avg16"] and meta["fm2s_input_share"] == [0.0]
+    assert "no share of the input" in meta["fm2s_noise_note"][0]
+
+
 def test_an_image_cleaner_than_avg16_gets_a_blend_of_fm2s_and_the_input():
     # far less noise than avg16 is made for: FM2S alone smooths the phantom's detail away
     clean = _clean(128)
