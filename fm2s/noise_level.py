@@ -29,8 +29,10 @@ is not noise; neither ``avg16`` nor columns extrapolated beyond it came back to 
 generated images at 2,000-5,000 photons the result fell up to 4.5 dB below the noisy input).
 There a share of the input is put back into the result: the share that minimizes Stein's
 unbiased estimate of the error for the measured noise (:mod:`fm2s.engine.input_share`;
-``fm2s_input_share``), for the point-scanning presets, whose pixels' noise is independent
-(:data:`KEEPS_INPUT_PRESETS`). The result's ``note`` says so; front-ends log it.
+``fm2s_input_share``). The result's ``note`` says so; front-ends log it. The same share is
+measured at every level from ``avg2`` up (:data:`SHARE_FROM_CAPTURES`), where it is most often
+0 or small; below, on noisier images, the estimate is less reliable (BENCHMARKS.md). Only for
+the point-scanning presets, whose pixels' noise is independent (:data:`KEEPS_INPUT_PRESETS`).
 
 Presets with a single published column (``srdtrans``, ``base``) keep it: the level is measured
 and recorded, the factors are the column's.
@@ -89,8 +91,8 @@ LEVEL_MAPPING: dict[str, tuple[float, float]] = {
 WHITE_NOISE = 1.5
 
 #: Levels beyond ``avg16`` (``log2`` of the level above this) have too little noise for FM2S
-#: to help alone: part of the input is put back (:attr:`LevelChoice.keeps_input`) and the note
-#: says so.
+#: to help alone: the note says so, and part of the input is put back
+#: (:attr:`LevelChoice.keeps_input`).
 TOO_CLEAN = math.log2(MAX_AVERAGED)
 
 #: Presets whose images' noise is independent from pixel to pixel (point-scanning detectors),
@@ -98,6 +100,12 @@ TOO_CLEAN = math.log2(MAX_AVERAGED)
 #: noise neighbouring pixels share, it put back 90 % of the input and lost 3.5-8.4 dB
 #: (BENCHMARKS.md, "Less noise than avg16"), so the ``widefield`` preset keeps FM2S's result.
 KEEPS_INPUT_PRESETS = frozenset({"confocal", "twophoton"})
+
+#: The input's share is measured for levels of this many captures and more. On single
+#: captures (levels 1-1.6) it lost up to 0.31 dB on one field (``Confocal_BPAE_B``, three
+#: captures); from ``avg2`` up at most 0.04 dB, and it gained up to 0.5 dB (BENCHMARKS.md,
+#: "Less noise than avg16").
+SHARE_FROM_CAPTURES = 2.0
 
 
 @dataclass(frozen=True)
@@ -119,9 +127,9 @@ class LevelChoice:
     note : str or None
         Why the level was clipped or kept, when it was; None otherwise.
     keeps_input : bool
-        Whether a share of the input is to be put back into the result (noise weaker than
-        ``avg16`` is made for, with a preset of :data:`KEEPS_INPUT_PRESETS`; the share is
-        measured on the result, :func:`fm2s.engine.pipeline.measure_input_share`).
+        Whether the share of the input to put back into the result is measured (a level of
+        :data:`SHARE_FROM_CAPTURES` or more, with a preset of :data:`KEEPS_INPUT_PRESETS`;
+        :func:`fm2s.engine.pipeline.measure_input_share`).
     """
 
     estimate: NoiseEstimate | None
@@ -179,7 +187,7 @@ def choose_level(planes: np.ndarray, preset: str) -> LevelChoice:
     measured = measured_captures(estimate, key)
     captures = level_captures(measured, key)
     too_clean = level_exponent(measured, key) > TOO_CLEAN
-    keeps_input = too_clean and key in KEEPS_INPUT_PRESETS
+    keeps_input = key in KEEPS_INPUT_PRESETS and captures >= SHARE_FROM_CAPTURES
     note = None
     if measured < MIN_AVERAGED / 1.5:
         note = (f"the noise is stronger than in the preset's single captures (as if "
@@ -188,8 +196,8 @@ def choose_level(planes: np.ndarray, preset: str) -> LevelChoice:
         note = (f"the noise is weaker than the preset's least noisy setting, avg16, is made "
                 f"for (as if {measured:.3g} captures were averaged): ")
         note += ("FM2S alone would remove detail along with the little noise there is, so "
-                 "part of the input is kept in the result (the share that minimizes the error "
-                 "estimated from the noise; fm2s_input_share); compare with the input"
+                 "part of the input is put back where that lowers the error estimated from "
+                 "the noise (fm2s_input_share); compare with the input"
                  if keeps_input else
                  "FM2S may remove detail along with the little noise there is; compare with "
                  f"the input (no share of the input is put back with preset {key}: the share "

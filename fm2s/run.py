@@ -151,9 +151,9 @@ class ChannelSetting:
 
     @property
     def keep_input(self) -> NoiseEstimate | None:
-        """The channel's measured noise where a share of the input is to be put back into its
-        result (``noise_level="auto"`` found less noise than ``avg16`` is made for), else None;
-        the share measured is then recorded as ``input_share``."""
+        """The channel's measured noise where the share of the input to put back into its
+        result is to be measured (:attr:`fm2s.noise_level.LevelChoice.keeps_input`), else
+        None; the share measured is then recorded as ``input_share``."""
         keeps = self.level is not None and self.level.keeps_input
         return self.level.estimate if keeps else None
 
@@ -169,8 +169,8 @@ def auto_level_metadata(
     brightness, in data units), ``fm2s_noise_gain`` and ``fm2s_noise_floor`` (``a`` and ``b``
     of ``variance = a * mu + b`` on the [0, 1] scale), ``fm2s_noise_correlation``,
     ``fm2s_noise_captures`` (the captures the noise corresponds to, before clipping),
-    ``fm2s_input_share`` (the share of the input kept in the result, measured; 0 unless the
-    noise is weaker than ``avg16`` is made for) and ``fm2s_noise_note`` (why the level was
+    ``fm2s_input_share`` (the share of the input put back into the result, measured from
+    ``avg2`` up with the point-scanning presets, else 0) and ``fm2s_noise_note`` (why the level was
     clipped or kept, or None). The measured numbers are None for a channel whose noise could
     not be measured (it ran at ``avg1``).
     """

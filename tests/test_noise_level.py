@@ -53,9 +53,9 @@ def test_far_less_noise_than_avg16_is_reported_and_keeps_part_of_the_input():
     choice = choose_level(_with_variance(REFERENCE_VARIANCE["confocal"] / 60), "confocal")
     assert choice.level == "avg16" and choice.keeps_input
     assert "weaker than the preset's least noisy setting" in choice.note
-    assert "part of the input is kept in the result" in choice.note
+    assert "part of the input is put back where that lowers the error" in choice.note
     within = choose_level(_with_variance(REFERENCE_VARIANCE["confocal"] / 5), "confocal")
-    assert within.note is None and not within.keeps_input and 8 < within.captures <= 16
+    assert within.note is None and 8 < within.captures <= 16
 
 
 def test_the_widefield_preset_keeps_fm2s_result_however_clean_the_image():
@@ -80,7 +80,7 @@ def test_an_image_cleaner_than_avg16_gets_a_blend_of_fm2s_and_the_input():
     auto, meta = fm2s.denoise_with_metadata(image, **options)
     (share,) = meta["fm2s_input_share"]
     assert meta["fm2s_noise_level_chosen"] == ["avg16"] and 0.3 < share < 1.0
-    assert "part of the input is kept" in meta["fm2s_noise_note"][0]
+    assert "part of the input is put back" in meta["fm2s_noise_note"][0]
     alone = fm2s.denoise(image, noise_level="avg16", **options)
     np.testing.assert_allclose(auto, (1 - share) * alone + share * image, atol=1e-6)
     assert psnr(clean, auto, 1.0) > psnr(clean, alone, 1.0) + 2.0
@@ -88,8 +88,12 @@ def test_an_image_cleaner_than_avg16_gets_a_blend_of_fm2s_and_the_input():
     assert f"{share:.0%} of the input kept" in level_lines(meta)[0]
 
 
-def test_noisy_images_keep_none_of_the_input():
-    image = (_with_variance(REFERENCE_VARIANCE["confocal"] / 2) * 255).astype(np.uint8)
+def test_the_share_is_measured_from_avg2_up_with_point_scanning_presets():
+    noisy = choose_level(_with_variance(REFERENCE_VARIANCE["confocal"]), "confocal")
+    assert noisy.captures < 2.0 and not noisy.keeps_input
+    averaged = choose_level(_with_variance(REFERENCE_VARIANCE["confocal"] / 3), "confocal")
+    assert averaged.captures >= 2.0 and averaged.keeps_input and averaged.note is None
+    image = (_with_variance(REFERENCE_VARIANCE["confocal"]) * 255).astype(np.uint8)
     _, meta = fm2s.denoise_with_metadata(image, schedule="quick", seed=0)
     assert meta["fm2s_input_share"] == [0.0] and meta["fm2s_noise_note"] == [None]
 
@@ -143,12 +147,15 @@ def test_auto_on_a_given_level_records_nothing_extra():
     assert "fm2s_noise_level_chosen" not in meta and level_lines(meta) == []
 
 
-def test_auto_gives_the_same_pixels_as_the_level_it_chose():
-    image = (_with_variance(REFERENCE_VARIANCE["confocal"] / 3) * 255).astype(np.uint8)
-    auto, meta = fm2s.denoise_with_metadata(image, noise_level="auto", schedule="quick", seed=0)
-    (level,) = meta["fm2s_noise_level_chosen"]
-    fixed = fm2s.denoise(image, noise_level=level, schedule="quick", seed=0)
-    np.testing.assert_array_equal(auto, fixed)
+@pytest.mark.parametrize("variance", [1.0, 1 / 3])
+def test_auto_gives_the_pixels_of_the_level_it_chose_with_the_share_it_recorded(variance):
+    image = _with_variance(REFERENCE_VARIANCE["confocal"] * variance).astype(np.float32)
+    options = {"schedule": "quick", "seed": 0, "intensity_range": (0, 1)}
+    auto, meta = fm2s.denoise_with_metadata(image, noise_level="auto", **options)
+    (level,), (share,) = meta["fm2s_noise_level_chosen"], meta["fm2s_input_share"]
+    fixed = fm2s.denoise(image, noise_level=level, **options)
+    np.testing.assert_allclose(auto, (1 - share) * fixed + share * image, atol=1e-6)
+    assert (share == 0.0) == (variance == 1.0)  # a single capture's noise: no share
 
 
 def test_lazy_data_choose_the_same_level_and_pixels_as_in_memory():

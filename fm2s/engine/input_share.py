@@ -47,13 +47,18 @@ class NoiseModel(Protocol):
 
 
 def sure_terms(
-    denoise: Callable[[torch.Tensor], torch.Tensor], noisy: torch.Tensor, noise: NoiseModel
+    denoise: Callable[[torch.Tensor], torch.Tensor],
+    noisy: torch.Tensor,
+    noise: NoiseModel,
+    denoised: torch.Tensor | None = None,
 ) -> tuple[float, float]:
     """``(S - D, R)`` of one plane (see the module), for :func:`best_share`.
 
-    ``denoise`` maps an ``(H, W)`` plane to its denoised plane; it runs twice.
+    ``denoise`` maps an ``(H, W)`` plane to its denoised plane; it runs once on a perturbed
+    ``noisy``, and on ``noisy`` itself unless ``denoised`` (its result) is given.
     """
-    denoised = denoise(noisy)
+    if denoised is None:
+        denoised = denoise(noisy)
     variance = torch.clamp(noise.a * denoised + noise.b, min=max(noise.floor, 1e-12))
     sigma = variance.sqrt()
     generator = torch.Generator(device=noisy.device).manual_seed(PROBE_SEED)

@@ -148,10 +148,14 @@ def predict(
     (:func:`measure_input_share`).
     """
     noisy = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32)).to(device)
-    result = _denoised(method, model, noisy, tile, bias_sigma)
+    return _blend(noisy, _denoised(method, model, noisy, tile, bias_sigma), input_share)
+
+
+def _blend(noisy: torch.Tensor, denoised: torch.Tensor, input_share: float) -> np.ndarray:
+    """``(1 - input_share) * denoised + input_share * noisy``, as a NumPy array."""
     if input_share:
-        result = torch.lerp(result, noisy, float(input_share))
-    return result.cpu().numpy()
+        denoised = torch.lerp(denoised, noisy, float(input_share))
+    return denoised.cpu().numpy()
 
 
 def measure_input_share(
@@ -164,22 +168,28 @@ def measure_input_share(
     device: torch.device,
     tile: int | None,
     bias_sigma: float | None = None,
+    denoised: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> float:
     """The share of the input to put back into the planes ``model`` denoises: the one that
     minimizes Stein's unbiased risk estimate for noise ``noise``
     (:mod:`fm2s.engine.input_share`), measured on up to ``SHARE_PLANES`` of ``indices``.
 
-    Costs two inference passes per plane measured.
+    Costs two inference passes per plane measured. ``denoised``, when given, receives
+    ``{index: (plane, denoised plane)}`` of the first plane measured (tensors), for reuse.
     """
     chosen = indices[::-(-len(indices) // SHARE_PLANES)]
 
     def denoise(noisy: torch.Tensor) -> torch.Tensor:
         return _denoised(method, model, noisy, tile, bias_sigma)
 
+    terms = []
     with torch.no_grad():
-        terms = [sure_terms(denoise, torch.from_numpy(
-            np.ascontiguousarray(planes[i], dtype=np.float32)).to(device), noise)
-            for i in chosen]
+        for i in chosen:
+            noisy = torch.from_numpy(np.ascontiguousarray(planes[i], dtype=np.float32)).to(device)
+            result = denoise(noisy)
+            terms.append(sure_terms(denoise, noisy, noise, result))
+            if denoised is not None and not denoised:
+                denoised[i] = (noisy, result)
     return best_share(terms)
 
 
@@ -233,16 +243,20 @@ def denoise_stack(
                         on_step=on_step)
 
     share = {"value": 0.0, "measured": keep_input is None}
+    measured: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # planes denoised to measure
 
     def infer(model: torch.nn.Module, i: int, trained_on: list[int]) -> np.ndarray:
         if not share["measured"]:
             share.update(measured=True, value=measure_input_share(
                 method, model, planes, trained_on, keep_input, device=device, tile=tile,
-                bias_sigma=bias_sigma))
+                bias_sigma=bias_sigma, denoised=measured))
             if on_input_share is not None:
                 on_input_share(share["value"])
-        result = predict(method, model, planes[i], device=device, tile=tile,
-                         bias_sigma=bias_sigma, input_share=share["value"])
+        if i in measured:
+            result = _blend(*measured.pop(i), share["value"])
+        else:
+            result = predict(method, model, planes[i], device=device, tile=tile,
+                             bias_sigma=bias_sigma, input_share=share["value"])
         state["units"] += plane_units
         state["planes"] += 1
         report("denoise", 0, 0)
