@@ -173,6 +173,20 @@ def test_lazy_data_choose_the_same_level_and_pixels_as_in_memory():
     np.testing.assert_array_equal(out.compute().values, ref.values)
 
 
+@pytest.mark.parametrize("mode", ["shared", "per_plane"])
+def test_every_plane_of_a_stack_gets_the_channels_share(mode):
+    rng = np.random.default_rng(2)
+    photons = REFERENCE_BRIGHTNESS / (REFERENCE_VARIANCE["confocal"] / 60)
+    stack = np.stack([rng.poisson(_clean(64) * photons) / photons for _ in range(3)])
+    stack = np.clip(stack, 0, 1).astype(np.float32)
+    options = {"schedule": "quick", "seed": 0, "intensity_range": (0, 1), "stack_mode": mode}
+    auto, meta = fm2s.denoise_with_metadata(stack, **options)
+    (share,) = meta["fm2s_input_share"]
+    alone = fm2s.denoise(stack, noise_level=meta["fm2s_noise_level_chosen"][0], **options)
+    assert share > 0.3
+    np.testing.assert_allclose(auto, (1 - share) * alone + share * stack, atol=1e-6)
+
+
 def test_lazy_data_keep_the_same_share_of_a_clean_input_as_in_memory():
     import dask.array as da
     import xarray as xr

@@ -18,9 +18,11 @@ f(y))_i) / eps`` with ``b`` standard normal.
 
 A denoiser that removes only noise gets ``s = 0``; one that also removes detail the noise does
 not hide (FM2S on an image far less noisy than its noise model, :mod:`fm2s.noise_level`) gets
-part of the input back. Where the measured noise is too high (fine texture read as noise), ``S``
-and ``D`` grow together and ``s`` comes out below the best share, never above it in the
-benchmarks (BENCHMARKS.md, "Generated camera images").
+part of the input back. ``s`` is only as good as the noise measured: where it is measured too
+high (fine texture of a bright image read as noise), ``S`` and ``D`` grow together and ``s``
+comes out below the best share; where too low (noisy single captures), above it; and noise
+shared by neighbouring pixels breaks the estimate of ``D`` (BENCHMARKS.md, "Less noise than
+avg16").
 """
 
 from __future__ import annotations
