@@ -44,7 +44,7 @@ from fm2s.options import DEFAULT_BIAS_SIGMA, fm2s_setting, validate_options
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import fmd_data  # noqa: E402
-from bench_noise_level import OFFSET, READ_NOISE  # noqa: E402
+from bench_noise_level import camera_image  # noqa: E402
 
 
 def _capture(data: Path, field: str, k: int) -> np.ndarray:
@@ -69,12 +69,9 @@ def images(args: argparse.Namespace):
                 np.clip(np.rint(pair), 0, 255).astype(np.uint8), gt, 255.0, preset
         if "generated" in args.sets:
             for peak in args.peaks:
-                rng = np.random.default_rng([args.seed, int(peak)])
-                photons = gt / 255.0 * peak
-                counts = rng.poisson(photons) + rng.normal(0.0, READ_NOISE, gt.shape) + OFFSET
-                noisy = np.clip(np.rint(counts), 0, 65535).astype(np.uint16)
-                yield "generated", field, f"{peak:g} photons", noisy, photons + OFFSET, \
-                    float(peak), "confocal" if preset == "widefield" else preset
+                noisy, reference = camera_image(gt, peak, args.seed)
+                yield "generated", field, f"{peak:g} photons", noisy, reference, float(peak), \
+                    "confocal" if preset == "widefield" else preset
 
 
 def run(args: argparse.Namespace) -> int:

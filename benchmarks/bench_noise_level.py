@@ -39,17 +39,23 @@ import fmd_data  # noqa: E402
 READ_NOISE, OFFSET = 2.0, 100.0
 
 
+def camera_image(gt: np.ndarray, peak: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A 16-bit camera image generated from a ground truth at ``peak`` photons (Poisson, read
+    noise, offset), and its expected value: (noisy, reference)."""
+    rng = np.random.default_rng([seed, int(peak)])
+    photons = gt.astype(np.float64) / 255.0 * peak
+    signal = rng.poisson(photons) + rng.normal(0.0, READ_NOISE, gt.shape) + OFFSET
+    return np.clip(np.rint(signal), 0, 65535).astype(np.uint16), photons + OFFSET
+
+
 def images(args: argparse.Namespace):
     """(label fields, noisy image, reference, data range) of every image to score."""
     for field in args.fields or fmd_data.fields(args.data):
         gt = fmd_data.ground_truth(args.data, field)
         if args.peaks:  # generated from the ground truth: Poisson + read noise + offset
             for peak in args.peaks:
-                rng = np.random.default_rng([args.seed, int(peak)])
-                photons = gt.astype(np.float64) / 255.0 * peak
-                signal = rng.poisson(photons) + rng.normal(0.0, READ_NOISE, gt.shape) + OFFSET
-                noisy = np.clip(np.rint(signal), 0, 65535).astype(np.uint16)
-                yield {"field": field, "peak": peak, "avg": 0}, noisy, photons + OFFSET, peak
+                noisy, reference = camera_image(gt, peak, args.seed)
+                yield {"field": field, "peak": peak, "avg": 0}, noisy, reference, peak
         else:
             for n in args.levels:
                 noisy, used = fmd_data.averaged_capture(args.data, field, n)
