@@ -242,21 +242,24 @@ def denoise_stack(
                         cpu_generator=cpu_generator, device_generator=device_generator,
                         on_step=on_step)
 
-    share = {"value": 0.0, "measured": keep_input is None}
-    measured: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # planes denoised to measure
+    reuse: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # denoised to measure the share
 
-    def infer(model: torch.nn.Module, i: int, trained_on: list[int]) -> np.ndarray:
-        if not share["measured"]:
-            share.update(measured=True, value=measure_input_share(
-                method, model, planes, trained_on, keep_input, device=device, tile=tile,
-                bias_sigma=bias_sigma, denoised=measured))
-            if on_input_share is not None:
-                on_input_share(share["value"])
-        if i in measured:
-            result = _blend(*measured.pop(i), share["value"])
+    def input_share(model: torch.nn.Module, trained_on: list[int]) -> float:
+        if keep_input is None:
+            return 0.0
+        share = measure_input_share(method, model, planes, trained_on, keep_input,
+                                    device=device, tile=tile, bias_sigma=bias_sigma,
+                                    denoised=reuse)
+        if on_input_share is not None:
+            on_input_share(share)
+        return share
+
+    def infer(model: torch.nn.Module, i: int, share: float) -> np.ndarray:
+        if i in reuse:
+            result = _blend(*reuse.pop(i), share)
         else:
             result = predict(method, model, planes[i], device=device, tile=tile,
-                             bias_sigma=bias_sigma, input_share=share["value"])
+                             bias_sigma=bias_sigma, input_share=share)
         state["units"] += plane_units
         state["planes"] += 1
         report("denoise", 0, 0)
@@ -267,15 +270,18 @@ def denoise_stack(
     if stack_mode == "shared":
         indices = shared_training_planes(n)
         model = train(indices, None)
+        share = input_share(model, indices)
         for i in range(n):
-            out[i] = infer(model, i, indices)
+            out[i] = infer(model, i, share)
         return out
 
-    model = None
+    model, share = None, 0.0
     for i in range(n):
         if stack_mode == "warm_start" and model is not None:
             model = train([i], model, WARM_FRACTION)
         else:
             model = train([i], None)
-        out[i] = infer(model, i, [i])
+        if i == 0:  # measured once, with the first plane's model
+            share = input_share(model, [0])
+        out[i] = infer(model, i, share)
     return out
