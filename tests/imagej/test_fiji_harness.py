@@ -271,7 +271,8 @@ IJ.wait(500)
 IJ.doCommand("FM2S Denoise")
 GenericDialog = jpype.JClass("ij.gui.GenericDialog")
 dialog = None
-for _ in range(100):
+deadline = time.monotonic() + 60  # a loaded machine (CI beside other work) can take a while
+while time.monotonic() < deadline:
     for window in jpype.JClass("java.awt.Window").getWindows():
         if isinstance(window, GenericDialog) and window.isShowing():
             dialog = window
@@ -287,7 +288,8 @@ dialog.getChoices()[names.index("schedule")].select("quick")
 dialog.getChoices()[names.index("method")].select(METHOD)
 ActionEvent = jpype.JClass("java.awt.event.ActionEvent")
 dialog.actionPerformed(ActionEvent(dialog.getButtons()[0], ActionEvent.ACTION_PERFORMED, "OK"))
-for _ in range(300):
+deadline = time.monotonic() + 180
+while time.monotonic() < deadline:
     results = [t for t in jpype.JClass("ij.WindowManager").getImageTitles() if str(t).endswith("-FM2S")]
     if results and "FM2S Denoise" in str(recorder.getText()):
         break
