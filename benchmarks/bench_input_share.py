@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             cpu_gen, dev_gen = make_generators(args.seed, cpu)
             model = train_on(unit[None], [0], method, None, device=cpu,
                              cpu_generator=cpu_gen, device_generator=dev_gen)
-            share = measure_input_share(method, model, unit[None], [0], choice.estimate,
+            share = measure_input_share(method, model, unit[None], 0, choice.estimate,
                                         device=cpu, tile=None, bias_sigma=DEFAULT_BIAS_SIGMA)
             alone = predict(method, model, unit, device=cpu, tile=None,
                             bias_sigma=DEFAULT_BIAS_SIGMA).astype(np.float64)

@@ -109,7 +109,7 @@ def denoise_lazy(image: Any, row: int, col: int, ch: int | None, run: Any,
                              cpu_generator=cpu_gen, device_generator=dev_gen, on_step=on_step)
             if setting.keep_input is not None:  # as the in-memory path measures it
                 setting = dataclasses.replace(setting, input_share=measure_input_share(
-                    setting.method, model, planes, indices, setting.keep_input,
+                    setting.method, model, planes, indices[0], setting.keep_input,
                     device=run.device, tile=opts.tile, bias_sigma=opts.bias_sigma))
         settings.append(setting)
         states.append({k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})

@@ -91,8 +91,8 @@ LEVEL_MAPPING: dict[str, tuple[float, float]] = {
 WHITE_NOISE = 1.5
 
 #: Levels beyond ``avg16`` (``log2`` of the level above this) have too little noise for FM2S
-#: to help alone: the note says so, and part of the input is put back
-#: (:attr:`LevelChoice.keeps_input`).
+#: to help alone: the note says so, and with :data:`KEEPS_INPUT_PRESETS` part of the input is
+#: put back (:attr:`LevelChoice.keeps_input`).
 TOO_CLEAN = math.log2(MAX_AVERAGED)
 
 #: Presets whose images' noise is independent from pixel to pixel (point-scanning detectors),
@@ -214,7 +214,7 @@ def choose_level(planes: np.ndarray, preset: str) -> LevelChoice:
         if level_name(captures) != only:
             note = (f"preset {key!r} has one noise column ({only}); the image's noise is that "
                     f"of {level_name(measured)}, {only} is used")
-        captures, keeps_input = averaged_captures(only), False
+        captures = averaged_captures(only)  # not in KEEPS_INPUT_PRESETS: no share either
     return LevelChoice(estimate, measured, captures, level_name(captures), note, keeps_input)
 
 

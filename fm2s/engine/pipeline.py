@@ -30,11 +30,6 @@ from .bias import restore_local_mean
 from .input_share import NoiseModel, best_share, sure_terms
 from .plan import MAX_SHARED_PLANES, WARM_FRACTION
 
-#: Planes (evenly spaced among the training planes) on which the input's share is measured.
-#: Each costs two inference passes (the first plane's result is reused, so one): four planes
-#: added about 1.9 s to a 100-frame 512 x 512 stack of about 21 s, one adds about 0.25 s.
-SHARE_PLANES = 1
-
 
 @dataclass(frozen=True)
 class ProgressEvent:
@@ -164,7 +159,7 @@ def measure_input_share(
     method: Method,
     model: torch.nn.Module,
     planes: Planes,
-    indices: list[int],
+    index: int,
     noise: NoiseModel,
     *,
     device: torch.device,
@@ -174,25 +169,23 @@ def measure_input_share(
 ) -> float:
     """The share of the input to put back into the planes ``model`` denoises: the one that
     minimizes Stein's unbiased risk estimate for noise ``noise``
-    (:mod:`fm2s.engine.input_share`), measured on up to ``SHARE_PLANES`` of ``indices``.
+    (:mod:`fm2s.engine.input_share`), measured on plane ``index`` (the first training plane:
+    on more, four planes added about 1.9 s to a 100-frame 512 x 512 stack of about 21 s).
 
-    Costs two inference passes per plane measured. ``denoised``, when given, receives
-    ``{index: (plane, denoised plane)}`` of the first plane measured (tensors), for reuse.
+    Costs two inference passes. ``denoised``, when given, receives ``{index: (plane,
+    denoised plane)}`` (tensors), so that the plane's result is not computed again.
     """
-    chosen = indices[::-(-len(indices) // SHARE_PLANES)]
 
     def denoise(noisy: torch.Tensor) -> torch.Tensor:
         return _denoised(method, model, noisy, tile, bias_sigma)
 
-    terms = []
     with torch.no_grad():
-        for i in chosen:
-            noisy = torch.from_numpy(np.ascontiguousarray(planes[i], dtype=np.float32)).to(device)
-            result = denoise(noisy)
-            terms.append(sure_terms(denoise, noisy, noise, result))
-            if denoised is not None and not denoised:
-                denoised[i] = (noisy, result)
-    return best_share(terms)
+        noisy = torch.from_numpy(np.ascontiguousarray(planes[index], dtype=np.float32)).to(device)
+        result = denoise(noisy)
+        share = best_share([sure_terms(denoise, noisy, noise, result)])
+    if denoised is not None:
+        denoised[index] = (noisy, result)
+    return share
 
 
 def denoise_stack(
@@ -246,10 +239,10 @@ def denoise_stack(
 
     reuse: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # denoised to measure the share
 
-    def input_share(model: torch.nn.Module, trained_on: list[int]) -> float:
+    def input_share(model: torch.nn.Module, index: int) -> float:
         if keep_input is None:
             return 0.0
-        share = measure_input_share(method, model, planes, trained_on, keep_input,
+        share = measure_input_share(method, model, planes, index, keep_input,
                                     device=device, tile=tile, bias_sigma=bias_sigma,
                                     denoised=reuse)
         if on_input_share is not None:
@@ -272,7 +265,7 @@ def denoise_stack(
     if stack_mode == "shared":
         indices = shared_training_planes(n)
         model = train(indices, None)
-        share = input_share(model, indices)
+        share = input_share(model, indices[0])
         for i in range(n):
             out[i] = infer(model, i, share)
         return out
@@ -284,6 +277,6 @@ def denoise_stack(
         else:
             model = train([i], None)
         if i == 0:  # measured once, with the first plane's model
-            share = input_share(model, [0])
+            share = input_share(model, 0)
         out[i] = infer(model, i, share)
     return out
