@@ -1,7 +1,7 @@
 """FM2S noise synthesis ("Noise Addition"): region-wise mixed Poisson-Gaussian, then overall Poisson.
 
 On a GPU the draws are torch's, on the tensor's device. On the CPU they come from the compiled
-sampler of :mod:`fm2s.engine.poisson_cpu` (numba; the same distribution for less CPU time),
+sampler of :mod:`fm2s.engine.methods.fm2s.poisson_cpu` (numba; the same distribution for less CPU time),
 or from ``torch.poisson`` where numba is missing. The brightness map ``m`` (one value per
 ``stride x stride`` window, broadcast to pixels) is computed once per plane and can be cropped
 together with the image, so crop-based training draws exactly the noise whole-image training
