@@ -77,12 +77,10 @@ def sampler_tables() -> np.ndarray:
 
 def _fine_table() -> np.ndarray:
     """Packed alias tables of ``Poisson(g / GRID)``, one row a grid mean."""
-    from scipy.special import gammaln
-
     means = np.arange(GRID * TABLE_MAX_MEAN, dtype=np.float64) / GRID
     k = np.arange(TABLE_OUTCOMES, dtype=np.float64)
     log_pmf = np.full((means.size, k.size), -np.inf)
-    log_pmf[1:] = k * np.log(means[1:, None]) - means[1:, None] - gammaln(k + 1.0)
+    log_pmf[1:] = _log_pmf(k, means[1:, None])
     log_pmf[0, 0] = 0.0
     pmf = np.exp(log_pmf)
     pmf /= pmf.sum(axis=1, keepdims=True)
@@ -95,17 +93,22 @@ def _fine_table() -> np.ndarray:
 def _anchor_alias(mean: float) -> tuple[int, np.ndarray, np.ndarray]:
     """Alias table of ``Poisson(mean)`` over the outcomes that leave out at most
     ``ANCHOR_TAIL`` on each side: ``(first outcome, thresholds, aliases)``."""
-    from scipy.special import gammaln
-
     reach = 25.0 * math.sqrt(mean)  # 25 standard deviations: far more than ANCHOR_TAIL needs
     k = np.arange(max(0, int(mean - reach)), int(mean + reach) + 1, dtype=np.float64)
-    pmf = np.exp(k * math.log(mean) - mean - gammaln(k + 1.0))
+    pmf = np.exp(_log_pmf(k, np.float64(mean)))
     kept = (np.cumsum(pmf) >= ANCHOR_TAIL) & (np.cumsum(pmf[::-1])[::-1] >= ANCHOR_TAIL)
     k, pmf = k[kept], pmf[kept][None, :] / pmf[kept].sum()
     prob = np.ones_like(pmf)
     alias = np.arange(k.size, dtype=np.int32)[None, :]
     _build_alias(pmf, prob, alias)
     return int(k[0]), prob[0], alias[0]
+
+
+def _log_pmf(k: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """``log P(X = k)`` for ``X ~ Poisson(mean)``, ``mean > 0`` (broadcast)."""
+    from scipy.special import gammaln
+
+    return k * np.log(mean) - mean - gammaln(k + 1.0)
 
 
 def _pack(prob: np.ndarray, alias: np.ndarray) -> np.ndarray:
