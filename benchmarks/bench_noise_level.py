@@ -39,6 +39,9 @@ from bench_fmd import warm_up  # noqa: E402
 #: sCMOS-like container.
 READ_NOISE, OFFSET = 2.0, 100.0
 
+#: The FMD ground truths are the means of this many captures.
+FMD_TRUTH_CAPTURES = 50
+
 
 def camera_image(gt: np.ndarray, peak: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A 16-bit camera image generated from a ground truth at ``peak`` photons (Poisson, read
@@ -113,6 +116,37 @@ def calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def truth_noise(args: argparse.Namespace) -> int:
+    """Print the noise the estimator measures on each ground truth beside what it measures on
+    the images generated from it (``--peaks``), both as multiples of the noise that was added.
+
+    The truths are means of 50 8-bit captures: they keep fine content of their own (the
+    captures' noise divided by 50, rounding, texture). Where that content is as strong as the
+    added noise, the estimator counts both, and a result that removes it is scored as a loss.
+    Beside the truth's own variance: what 50 averaged captures leave of the preset's single
+    capture noise (``REFERENCE_VARIANCE``, taken as proportional to the brightness).
+    """
+    from fm2s.noise_estimate import estimate_noise
+    from fm2s.noise_level import REFERENCE_BRIGHTNESS, REFERENCE_VARIANCE
+
+    for field in args.fields or fmd_data.fields(args.data):
+        gt = fmd_data.ground_truth(args.data, field).astype(np.float64)
+        truth = estimate_noise(gt / 255.0)
+        mu, own = truth.typical, float(truth.variance(truth.typical))
+        residual = (REFERENCE_VARIANCE[fmd_data.preset_for(field)] * mu / REFERENCE_BRIGHTNESS
+                    / FMD_TRUTH_CAPTURES)
+        cells = [f"{field}: truth's own {own:.2e} at {mu:.2f} (correlation "
+                 f"{truth.correlation:.2f}; 50 captures leave {residual:.2e})"]
+        for peak in args.peaks or [1000, 2000, 3000, 5000]:
+            noisy, _ = camera_image(gt, peak, args.seed)
+            measured = estimate_noise((noisy.astype(np.float64) - OFFSET) / peak)
+            added = mu / peak + (READ_NOISE / peak) ** 2  # Poisson + read noise, same scale
+            cells.append(f"{peak:g}: measured {float(measured.variance(mu)) / added:.2f}x, "
+                         f"added + truth's {(added + own) / added:.2f}x")
+        print(" | ".join(cells))
+    return 0
+
+
 def summary(paths: list[Path]) -> int:
     rows = [json.loads(line) for path in paths for line in open(path)]
     table: dict[tuple, dict] = defaultdict(dict)
@@ -181,9 +215,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibrate", action="store_true",
                         help="print the noise the estimator measures on each preset's avg1 "
                              "images (fm2s.noise_level.REFERENCE_VARIANCE) and stop")
+    parser.add_argument("--truth-noise", action="store_true",
+                        help="print the noise the estimator measures on each ground truth and on "
+                             "the images generated from it at --peaks, and stop")
     args = parser.parse_args(argv)
     if args.calibrate:
         return calibrate(args)
+    if args.truth_noise:
+        return truth_noise(args)
     return summary(args.summary) if args.summary else run(args)
 
 
