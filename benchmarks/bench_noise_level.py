@@ -118,7 +118,9 @@ def calibrate(args: argparse.Namespace) -> int:
 
 def truth_noise(args: argparse.Namespace) -> int:
     """Print the noise the estimator measures on each ground truth beside what it measures on
-    the images generated from it (``--peaks``), both as multiples of the noise that was added.
+    the images generated from it (``--peaks``), both as multiples of the noise that was added,
+    and the noise's correlation on those images and on the field's real avgN images
+    (``--levels``).
 
     The truths are means of 50 8-bit captures: they keep fine content of their own (the
     captures' noise divided by 50, rounding, texture). Where that content is as strong as the
@@ -142,7 +144,12 @@ def truth_noise(args: argparse.Namespace) -> int:
             measured = estimate_noise((noisy.astype(np.float64) - OFFSET) / peak)
             added = mu / peak + (READ_NOISE / peak) ** 2  # Poisson + read noise, same scale
             cells.append(f"{peak:g}: measured {float(measured.variance(mu)) / added:.2f}x, "
-                         f"added + truth's {(added + own) / added:.2f}x")
+                         f"added + truth's {(added + own) / added:.2f}x, correlation "
+                         f"{measured.correlation:.2f}")
+        captures = [estimate_noise(fmd_data.averaged_capture(args.data, field, n)[0] / 255.0)
+                    for n in args.levels]
+        cells.append("captures " + " / ".join(f"avg{n}" for n in args.levels) + ": correlation "
+                     + " / ".join(f"{e.correlation:.2f}" for e in captures))
         print(" | ".join(cells))
     return 0
 
