@@ -1,4 +1,7 @@
-"""PNG files: 8- and 16-bit grey and colour images in, grey or RGB out (through Pillow)."""
+"""PNG files: 8-bit grey and colour and 16-bit grey images in, grey or RGB out (through Pillow).
+
+16-bit colour PNGs are refused with a message: Pillow reads them as 8 bits a sample.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from .files import atomic_write
 
 
 def read_png(path: str | os.PathLike[str]) -> xr.DataArray:
-    """Read an 8- or 16-bit PNG (grey or colour) into a DataArray.
+    """Read an 8-bit (grey or colour) or 16-bit grey PNG into a DataArray.
 
     Parameters
     ----------
@@ -30,11 +33,13 @@ def read_png(path: str | os.PathLike[str]) -> xr.DataArray:
     Raises
     ------
     ValueError
-        For a PNG mode fm2s cannot represent.
+        For a PNG mode fm2s cannot represent, and for 16-bit colour (or grey with alpha)
+        PNGs, which Pillow would read as 8 bits a sample; the message says how to convert.
     """
     from PIL import Image
 
     path = Path(path)
+    _refuse_16_bit_colour(path)
     with Image.open(path) as im:
         im.load()
         mode = im.mode
@@ -79,6 +84,29 @@ def read_png(path: str | os.PathLike[str]) -> xr.DataArray:
     arr = np.ascontiguousarray(arr)
     return xr.DataArray(arr, dims=dim_names, coords=meta.coords(dict(zip(dim_names, arr.shape))),
                         attrs=meta.to_attrs())
+
+
+#: PNG colour types with more than one sample a pixel: grey + alpha, RGB, RGBA.
+_MULTI_SAMPLE = {4: "grey + alpha", 2: "RGB", 6: "RGBA"}
+
+
+def _refuse_16_bit_colour(path: Path) -> None:
+    """Raise for a 16-bit PNG with more than one sample a pixel (its IHDR chunk says so).
+
+    Pillow reads such files in its 8-bit modes, keeping each sample's high byte: the image would
+    be denoised (and written) with 8 of its 16 bits, without an error.
+    """
+    with open(path, "rb") as f:
+        head = f.read(26)
+    # signature (8 bytes), IHDR length and type (8), width and height (8), depth, colour type
+    if len(head) < 26 or head[12:16] != b"IHDR":
+        return  # not a PNG Pillow would open either: Pillow's own error follows
+    depth, colour = head[24], head[25]
+    if depth == 16 and colour in _MULTI_SAMPLE:
+        raise ValueError(
+            f"{path.name} is a 16-bit {_MULTI_SAMPLE[colour]} PNG, which fm2s can only read as "
+            "8 bits a sample (Pillow keeps the high byte); save it as a 16-bit TIFF and give "
+            "that file (e.g. in Fiji: File > Save As > Tiff...)")
 
 
 def write_png(

@@ -42,3 +42,33 @@ def test_png_round_trip_to_tiff_keeps_dtype(tmp_path):
     assert back.dtype == np.uint16 and back.dims == ("row", "col")
     np.testing.assert_array_equal(back.values, g16)
 
+
+
+def _png_16_bit(path, pixels, colour_type):
+    """A 16-bit PNG written by hand (Pillow cannot write 16-bit colour)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in pixels)
+    header = struct.pack(">IIBBBBB", pixels.shape[1], pixels.shape[0], 16, colour_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize(("colour_type", "samples", "name"),
+                         [(2, 3, "RGB"), (6, 4, "RGBA"), (4, 2, "grey \\+ alpha")])
+def test_16_bit_colour_png_is_refused_not_read_as_8_bit(tmp_path, colour_type, samples, name):
+    # Pillow opens these in 8-bit modes (the high byte of each sample): 1235..1376 became 4..5
+    pixels = (np.random.default_rng(0).poisson(300, (8, 8, samples)) + 1000).astype(np.uint16)
+    _png_16_bit(tmp_path / "c16.png", pixels.reshape(8, -1), colour_type)
+    with pytest.raises(ValueError, match=f"16-bit {name} PNG.*16-bit TIFF"):
+        io.read_image(tmp_path / "c16.png")
+
+
+def test_16_bit_grey_png_written_by_hand_reads_exactly(tmp_path):
+    pixels = (np.random.default_rng(0).poisson(300, (8, 8)) + 1000).astype(np.uint16)
+    _png_16_bit(tmp_path / "g16.png", pixels, 0)
+    np.testing.assert_array_equal(io.read_image(tmp_path / "g16.png").values, pixels)
