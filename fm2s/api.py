@@ -20,6 +20,7 @@ from . import axes
 from .errors import ImageError, nonfinite_error
 from .intensity import IntensityMap, check_dtype, intensity_map_for
 from .lazy import denoise_lazy, is_lazy
+from .metadata import with_provenance
 from .options import OPTIONS, validate_options
 from .out_of_memory import explain_out_of_memory
 from .planes import DataPlanes, PlaneLayout, UnitPlanes
@@ -142,7 +143,7 @@ def denoise_with_metadata(
     meta = run.metadata(maps, settings)
     if is_dataarray:
         result = image.copy(data=out)
-        result.attrs.update(meta)
+        result.attrs = with_provenance(result.attrs, meta)
         return result, meta
     return out, meta
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import nonfinite_error
 from .intensity import IntensityMap, check_dtype, intensity_map_for
+from .metadata import with_provenance
 
 log = logging.getLogger("fm2s")
 
@@ -122,7 +123,7 @@ def denoise_lazy(image: Any, row: int, col: int, ch: int | None, run: Any,
         out = out[0]
     result = image.copy(data=da.transpose(out, tuple(int(a) for a in np.argsort(order))))
     meta = run.metadata(maps, settings)
-    result.attrs.update(meta)
+    result.attrs = with_provenance(result.attrs, meta)
     log.info("fm2s: lazy result, %d channel(s) x %d plane(s); models trained", n_ch, n_stack)
     return result, meta
 

@@ -153,6 +153,16 @@ def provenance_of(mapping: Mapping[str, Any]) -> dict[str, Any]:
     return {str(k): v for k, v in mapping.items() if str(k).startswith(PROVENANCE_PREFIX)}
 
 
+def with_provenance(attrs: Mapping[str, Any], provenance: Mapping[str, Any]) -> dict[str, Any]:
+    """``attrs`` with its ``fm2s_*`` entries replaced by ``provenance`` (a new run's record).
+
+    An image fm2s made before carries that run's record; the new result's record is this
+    run's alone, not a mix of both (an N2D run must not show the earlier FM2S run's preset).
+    """
+    kept = {k: v for k, v in attrs.items() if not str(k).startswith(PROVENANCE_PREFIX)}
+    return {**kept, **provenance}
+
+
 def jsonable(value: Any) -> Any:
     """``value`` made JSON-serialisable (numpy scalars and arrays, tuples, nested mappings)."""
     if isinstance(value, Mapping):

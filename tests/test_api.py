@@ -129,6 +129,20 @@ def _dataarray(data: np.ndarray, dims: tuple[str, ...]) -> xr.DataArray:
                         attrs={"unit": "ADU", "objective": "63x"})
 
 
+def test_denoising_a_result_again_records_only_the_new_run():
+    rng = np.random.default_rng(1)
+    first = _run(_dataarray(rng.poisson(40, (48, 48)).astype(np.uint16), ("row", "col")))
+    assert first.attrs["fm2s_preset"] == "confocal" and "fm2s_k_g" in first.attrs
+    again = _run(first, method="n2d", schedule="quick")
+    record = {k for k in again.attrs if k.startswith("fm2s_")}
+    assert again.attrs["fm2s_method"] == "n2d"
+    # FM2S's settings from the first run would describe a run that never made this image
+    assert not record & {"fm2s_preset", "fm2s_k_g", "fm2s_noise_level_chosen", "fm2s_start"}
+    assert record == {k for k in fm2s.denoise_with_metadata(
+        first, method="n2d", schedule="quick", seed=0)[1]}
+    assert again.attrs["unit"] == "ADU" and again.attrs["objective"] == "63x"
+
+
 @pytest.mark.parametrize(("dims", "shape"), [
     (("y", "x"), (48, 48)),
     (("t", "row", "col"), (2, 48, 48)),

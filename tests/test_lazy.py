@@ -31,6 +31,16 @@ def test_a_lazy_image_gives_the_pixels_and_record_of_the_in_memory_run():
     assert lazy.attrs == eager.attrs
 
 
+def test_a_lazy_result_of_a_denoised_image_records_only_the_new_run():
+    stack = _stack()[:2, :1]
+    first = fm2s.denoise(xr.DataArray(stack, dims=DIMS), schedule="quick", seed=3, num_threads=1)
+    assert "fm2s_k_g" in first.attrs
+    lazy = fm2s.denoise(first.chunk({"t": 1}), method="n2d", schedule="quick", seed=3,
+                        num_threads=1)
+    assert isinstance(lazy.data, da.Array)
+    assert lazy.attrs["fm2s_method"] == "n2d" and "fm2s_k_g" not in lazy.attrs
+
+
 def test_nothing_is_denoised_before_the_result_is_computed(monkeypatch):
     calls = []
     real = pipeline.predict
