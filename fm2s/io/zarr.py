@@ -88,14 +88,26 @@ def _scale(transforms: Any, ndim: int) -> list[float]:
 
 
 def _calibration(dims: tuple[str, ...], ngff_axes: list[dict], scale: list[float]) -> Calibration:
+    """The calibration of an NGFF image: its scale, each space axis in its own unit.
+
+    The pixel width's unit is ``unit``; the height's and the z step's are ``y_unit`` and
+    ``z_unit`` where they differ (a z step in nanometres beside pixels in micrometres), as
+    ImageJ keeps them. A space axis without a unit beside axes with one is taken in theirs.
+    Scales without any unit (NGFF allows them) are kept, in ``"pixel"``.
+    """
     cal = Calibration()
     units = {d: a.get("unit") for d, a in zip(dims, ngff_axes)}
     steps = dict(zip(dims, scale))
-    length = next((units[d] for d in ("col", "row", "pln") if units.get(d)), None)
-    if length is not None:
-        cal.unit = _LENGTHS.get(length, length)
+    space = [d for d in ("col", "row", "pln") if d in steps]
+    lengths = {d: _LENGTHS.get(units[d], units[d]) for d in space if units.get(d)}
+    if lengths or any(steps[d] != 1.0 for d in space):
         cal.x_spacing, cal.y_spacing = steps.get("col"), steps.get("row")
         cal.z_spacing = steps.get("pln")
+    if lengths:
+        cal.unit = next(iter(lengths.values()))  # the first named of x, y, z
+        y_unit, z_unit = lengths.get("row", cal.unit), lengths.get("pln", cal.unit)
+        cal.y_unit = y_unit if y_unit != cal.unit else None
+        cal.z_unit = z_unit if z_unit != cal.unit else None
     if "t" in steps and units.get("t"):
         cal.finterval, cal.time_unit = steps["t"], _TIMES.get(units["t"], units["t"])
     return cal
@@ -140,9 +152,10 @@ def write_zarr(path: str | os.PathLike[str], image: Any, metadata: dict | None =
     scale = {_NGFF_NAME[d]: float(steps.get(d) or 1.0) for d in dims}
     units: dict[str, str] = {}
     if cal.unit != "pixel":
+        per_axis = {"col": cal.unit, "row": cal.y_unit or cal.unit, "pln": cal.z_unit or cal.unit}
         for d in ("pln", "row", "col"):
             if d in dims:
-                units[_NGFF_NAME[d]] = _ALSO.get(cal.unit, cal.unit)
+                units[_NGFF_NAME[d]] = _ALSO.get(per_axis[d], per_axis[d])
     if "t" in dims and cal.finterval is not None:
         units["t"] = _ALSO.get(cal.time_unit, cal.time_unit)
     kept = {k: v for k, v in meta.to_attrs().items()

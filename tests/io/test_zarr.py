@@ -63,3 +63,42 @@ def test_an_image_without_a_plane_is_refused_before_anything_is_written(tmp_path
     with pytest.raises(ValueError, match=r"TIFF: the image needs row and col dims"):
         io.write_tiff(tmp_path / "x.tif", lines)
     assert list(tmp_path.iterdir()) == []
+
+
+def _ngff_store(path, scale, units):
+    from ome_zarr.writer import write_image
+
+    data = np.random.default_rng(0).poisson(100, (3, 32, 32)).astype(np.uint16)
+    write_image(image=data, group=zarr.open_group(str(path), mode="w"), axes=["z", "y", "x"],
+                scale_factors=(), scale=scale, axes_units=units)
+
+
+def test_each_axis_keeps_its_own_unit_in_and_out(tmp_path):
+    # a z step of 500 nm beside 0.1 um pixels was read as 500 um
+    _ngff_store(tmp_path / "mixed.zarr", {"z": 500.0, "y": 0.1, "x": 0.1},
+                {"z": "nanometer", "y": "micrometer", "x": "micrometer"})
+    image = io.read_zarr(tmp_path / "mixed.zarr")
+    assert image.attrs["unit"] == "µm" and image.attrs["z_unit"] == "nm"
+    assert image.attrs["z_spacing"] == 500.0 and image.attrs["x_spacing"] == 0.1
+    assert image.coords["pln"].attrs["units"] == "nm"
+    io.write_zarr(tmp_path / "out.zarr", image)
+    axes = zarr.open_group(str(tmp_path / "out.zarr"), mode="r").attrs["ome"]["multiscales"][0]["axes"]
+    assert [a["unit"] for a in axes] == ["nanometer", "micrometer", "micrometer"]
+    io.write_tiff(tmp_path / "out.tif", image)
+    back = io.read_image(tmp_path / "out.tif")
+    assert back.attrs["z_unit"] == "nm" and back.attrs["z_spacing"] == 500.0
+
+
+def test_a_scale_without_units_is_kept(tmp_path):
+    # NGFF allows a scale without units; it was dropped, and written back as 1.0
+    _ngff_store(tmp_path / "plain.zarr", {"z": 2.0, "y": 0.5, "x": 0.5}, None)
+    image = io.read_zarr(tmp_path / "plain.zarr")
+    assert image.attrs["unit"] == "pixel"
+    assert (image.attrs["x_spacing"], image.attrs["z_spacing"]) == (0.5, 2.0)
+    io.write_zarr(tmp_path / "out.zarr", image)
+    ngff = zarr.open_group(str(tmp_path / "out.zarr"), mode="r").attrs["ome"]["multiscales"][0]
+    assert ngff["datasets"][0]["coordinateTransformations"][0]["scale"] == [2.0, 0.5, 0.5]
+    assert all("unit" not in a for a in ngff["axes"])
+    # no scale at all stays uncalibrated
+    _ngff_store(tmp_path / "none.zarr", {"z": 1.0, "y": 1.0, "x": 1.0}, None)
+    assert io.read_zarr(tmp_path / "none.zarr").attrs["x_spacing"] is None
