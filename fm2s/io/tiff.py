@@ -215,6 +215,10 @@ def _rational(value: Any) -> float | None:
     return float(value) or None
 
 
+#: The other in-plane size, which the resolution tags hold for one that is not known.
+_OTHER_SIDE = {"x_spacing": "y_spacing", "y_spacing": "x_spacing"}
+
+
 def _calibration_agrees(saved: Mapping[str, Any], found: Calibration) -> bool:
     """True if fm2s's exact calibration record matches what the file's tags say (rounding
     aside); False when the file was re-calibrated after fm2s wrote it."""
@@ -222,6 +226,8 @@ def _calibration_agrees(saved: Mapping[str, Any], found: Calibration) -> bool:
         return False  # (the tags hold the unit in ASCII: "um" for "µm")
     for key in ("x_spacing", "y_spacing", "z_spacing", "finterval"):
         a, b = saved.get(key), getattr(found, key)
+        if a is None and key in _OTHER_SIDE:  # the tags hold both: written from the other one
+            a = saved.get(_OTHER_SIDE[key])
         if a is None and b is None:
             continue
         if a is None or b is None or not np.isclose(float(a), float(b), rtol=1e-5, atol=0):
@@ -353,8 +359,11 @@ def _imagej_kwargs(meta: ImageMetadata, letters: str, shape: tuple[int, ...]) ->
     if meta.composite_mode and n_channels > 1:
         ij["mode"] = meta.composite_mode
     kwargs: dict[str, Any] = {"imagej": True, "metadata": ij}
-    if cal.x_spacing and cal.y_spacing:
-        kwargs["resolution"] = (1.0 / cal.x_spacing, 1.0 / cal.y_spacing)
+    width, height = cal.x_spacing, cal.y_spacing
+    if width or height:
+        # The tags hold both sizes (1 when not written): one known size is written for both,
+        # as square pixels; the fm2s_calibration property keeps the other unknown.
+        kwargs["resolution"] = (1.0 / (width or height), 1.0 / (height or width))
     return kwargs
 
 

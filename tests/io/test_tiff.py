@@ -198,6 +198,26 @@ def test_ome_tiff_without_units_is_in_micrometres(tmp_path):
 
 
 
+def test_a_pixel_width_without_a_height_is_kept(tmp_path):
+    # the width alone left the resolution tags at 1 per micrometre, which won over the record
+    _ome_stack(tmp_path / "a.ome.tif", PhysicalSizeX=0.2)
+    read = io.read_image(tmp_path / "a.ome.tif")
+    assert (read.attrs["x_spacing"], read.attrs["y_spacing"]) == (pytest.approx(0.2), None)
+    out = io.write_tiff(tmp_path / "b.tif", read)
+    back = io.read_tiff(out)
+    assert (back.attrs["x_spacing"], back.attrs["y_spacing"]) == (read.attrs["x_spacing"], None)
+    with tifffile.TiffFile(out) as tif:  # what ImageJ reads: square pixels of the known width
+        x_res, y_res = (tif.pages[0].tags[name].value for name in ("XResolution", "YResolution"))
+    assert x_res[0] / x_res[1] == pytest.approx(5.0) and y_res == x_res
+    # set again in ImageJ after fm2s wrote it: the tags win over the record
+    recal = tmp_path / "recal.tif"
+    with tifffile.TiffFile(out) as tif:
+        ij = dict(tif.imagej_metadata)
+    tifffile.imwrite(recal, back.values, imagej=True, resolution=(5.0, 2.0),
+                     metadata={"unit": "um", "Properties": ij["Properties"]})
+    assert io.read_tiff(recal).attrs["y_spacing"] == pytest.approx(0.5)
+
+
 def test_non_ascii_unit_is_written_so_imagej_reads_it(tmp_path):
     da = io.to_dataarray(np.zeros((8, 8), np.uint16), ("row", "col"), x_spacing=0.1,
                          y_spacing=0.1, unit="µm")
