@@ -48,7 +48,9 @@ class TiffPixels:
             import tifffile
             import zarr
 
-            self._array = zarr.open(tifffile.imread(self.path, aszarr=True, series=self.series),
+            # level 0: the full resolution of a pyramid (the only level of other files)
+            self._array = zarr.open(tifffile.imread(self.path, aszarr=True, series=self.series,
+                                                    level=0),
                                     mode="r")
         return self._array
 

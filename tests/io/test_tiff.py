@@ -277,3 +277,14 @@ def test_write_rejects_unknown_dims_and_types(tmp_path):
         io.write_tiff(tmp_path / "b.tif", np.zeros((16, 16), np.int32))
     assert list(tmp_path.iterdir()) == []
 
+
+
+def test_a_pyramid_is_read_lazily_at_full_resolution(tmp_path):
+    # tifffile's zarr view of a pyramid is a group of levels: reading it failed
+    base = np.random.default_rng(0).poisson(100, (64, 64)).astype(np.uint16)
+    with tifffile.TiffWriter(tmp_path / "pyr.ome.tif", ome=True) as tif:
+        tif.write(base, subifds=1, metadata={"axes": "YX"})
+        tif.write(base[::2, ::2], subfiletype=1)
+    lazy = io.read_tiff(tmp_path / "pyr.ome.tif", lazy=True)
+    assert lazy.shape == (64, 64)
+    np.testing.assert_array_equal(lazy.values, base)
