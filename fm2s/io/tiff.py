@@ -323,7 +323,12 @@ def _imagej_kwargs(meta: ImageMetadata, letters: str, shape: tuple[int, ...]) ->
     n_planes = int(np.prod(shape[:-plane_dims], dtype=np.int64))
     ij: dict[str, Any] = {"axes": letters}
     for key, value in meta.imagej_metadata.items():
-        if key not in _STRUCTURAL | _MODELLED and isinstance(value, (str, int, float, bool)):
+        if key in _STRUCTURAL | _MODELLED:
+            continue
+        # a selection and an overlay (ImageJ's .roi bytes): the pixels keep their places
+        rois = value if key == "Overlays" and isinstance(value, list) else [value]
+        if isinstance(value, (str, int, float, bool)) or (
+                key in ("ROI", "Overlays") and all(isinstance(r, bytes) for r in rois)):
             ij[key] = value
     if cal.unit != "pixel" or cal.x_spacing is not None:
         ij["unit"] = imagej_unit(cal.unit)

@@ -288,3 +288,14 @@ def test_a_pyramid_is_read_lazily_at_full_resolution(tmp_path):
     lazy = io.read_tiff(tmp_path / "pyr.ome.tif", lazy=True)
     assert lazy.shape == (64, 64)
     np.testing.assert_array_equal(lazy.values, base)
+
+
+def test_imagej_selection_and_overlay_are_written_back(tmp_path):
+    roi = b"Iout\x00\xe4\x07\x00" + bytes(56)  # an ImageJ .roi header and an empty body
+    overlay = [roi, roi[:8] + bytes([1]) + roi[9:]]
+    tifffile.imwrite(tmp_path / "roi.tif", np.zeros((32, 32), np.uint16), imagej=True,
+                     metadata={"ROI": roi, "Overlays": overlay})
+    out = io.write_tiff(tmp_path / "out.tif", io.read_image(tmp_path / "roi.tif"))
+    with tifffile.TiffFile(out) as tif:
+        written = tif.imagej_metadata
+    assert written["ROI"] == roi and list(written["Overlays"]) == overlay
