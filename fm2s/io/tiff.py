@@ -1,7 +1,8 @@
 """TIFF files: ImageJ hyperstacks, OME-TIFF and plain TIFF, through tifffile.
 
 Reading fills the metadata model (:mod:`fm2s.metadata`) from the ImageJ description and
-properties, from OME-XML (:mod:`fm2s.io.ome`) or from the resolution tags; writing turns it back
+properties, from OME-XML (:mod:`fm2s.io.ome`) or from the resolution tags
+(:mod:`fm2s.io.tiff_metadata`); writing turns it back
 into an ImageJ hyperstack (``uint8``, ``uint16``, ``float32``) or, for the types ImageJ
 hyperstacks cannot hold exactly (``int16``: ImageJ reads it as unsigned with an offset;
 ``float64``), a plain TIFF whose description is a JSON document (tifffile's "shaped" format).
@@ -25,34 +26,27 @@ from .. import axes
 from ..lazy import is_lazy
 from ..metadata import (
     CALIBRATION_FIELDS,
-    COMPOSITE_MODES,
     Calibration,
     ImageMetadata,
     info_with_provenance,
     jsonable,
     properties_with_provenance,
-    split_info,
-    split_properties,
 )
 from .files import atomic_write
-from .ome import ome_calibration, ome_channel_names
+from .tiff_metadata import (
+    CALIBRATION_PROPERTY,
+    EXACT_KEYS,
+    MODELLED_KEYS,
+    STRUCTURAL_KEYS,
+    imagej_unit,
+    metadata_from_imagej,
+    metadata_from_plain,
+    page_resolution,
+)
 from .tiff_pages import lazy_pixels, planes_of
 
 #: Pixel types an ImageJ hyperstack TIFF can hold exactly.
 IMAGEJ_DTYPES: tuple[str, ...] = ("uint8", "uint16", "float32")
-
-CALIBRATION_PROPERTY = "fm2s_calibration"
-_EXACT = ("x_spacing", "y_spacing", "z_spacing", "unit", "finterval")
-
-#: ImageJ description keys that describe the layout (rebuilt on writing, not kept).
-_STRUCTURAL = {
-    "ImageJ", "images", "channels", "slices", "frames", "hyperstack", "axes", "shape",
-    "IJMetadataByteCounts",
-}
-#: ImageJ description keys that the metadata model holds.
-_MODELLED = {"unit", "yunit", "zunit", "spacing", "finterval", "fps", "tunit", "xorigin",
-             "yorigin", "zorigin", "Info", "Properties", "Labels", "Ranges", "LUTs", "mode"}
-
 
 # -------------------------------------------------------------------------------- reading
 
@@ -101,13 +95,13 @@ def read_tiff(path: str | os.PathLike[str], series: int = 0, *, lazy: bool = Fal
         letters = chosen.axes
         rgb = "S" in letters and data.shape[letters.index("S")] == 3 and \
             int(tif.pages[0].photometric) == 2  # PHOTOMETRIC.RGB
-        resolution = _page_resolution(tif.pages[0])
+        resolution = page_resolution(tif.pages[0])
         if tif.is_imagej:
-            meta, source_format = _from_imagej(dict(tif.imagej_metadata or {}), resolution), "imagej-tiff"
+            meta, source_format = metadata_from_imagej(dict(tif.imagej_metadata or {}), resolution), "imagej-tiff"
         else:
             shaped = dict(tif.shaped_metadata[0]) if tif.is_shaped and tif.shaped_metadata else {}
             ome = tif.ome_metadata if tif.is_ome else None
-            meta = _from_plain(resolution, ome, shaped, series)
+            meta = metadata_from_plain(resolution, ome, shaped, series)
             source_format = "ome-tiff" if ome else "tiff"
     try:
         dims = axes.dims_of_letters(letters)
@@ -121,132 +115,7 @@ def read_tiff(path: str | os.PathLike[str], series: int = 0, *, lazy: bool = Fal
                         attrs=meta.to_attrs())
 
 
-def _from_imagej(ij: dict[str, Any], resolution: tuple[Any, Any, Any]) -> ImageMetadata:
-    meta = ImageMetadata()
-    cal = meta.calibration
-    xres, yres, _ = resolution
-    if ij.get("unit") is not None:
-        cal.unit = str(ij["unit"])
-        cal.x_spacing = 1.0 / xres if xres else None
-        cal.y_spacing = 1.0 / yres if yres else None
-    cal.y_unit = _text_or_none(ij.get("yunit"))
-    cal.z_unit = _text_or_none(ij.get("zunit"))
-    if "spacing" in ij:
-        cal.z_spacing = float(ij["spacing"])
-    if ij.get("finterval") is not None:
-        cal.finterval = float(ij["finterval"])
-    elif ij.get("fps"):
-        cal.finterval = 1.0 / float(ij["fps"])
-    if ij.get("tunit"):
-        cal.time_unit = str(ij["tunit"])
-    for axis in "xyz":
-        if ij.get(f"{axis}origin") is not None:
-            setattr(cal, f"{axis}_origin", float(ij[f"{axis}origin"]))
-    meta.info, info_prov = split_info(str(ij.get("Info") or ""))
-    exact: dict[str, Any] = {}
-    props = dict(ij.get("Properties") or {})
-    if CALIBRATION_PROPERTY in props:
-        try:
-            exact = dict(json.loads(props.pop(CALIBRATION_PROPERTY)))
-        except (ValueError, TypeError):
-            exact = {}
-    meta.properties, prop_prov = split_properties(props)
-    meta.provenance = {**info_prov, **prop_prov}  # the exact JSON values win over the Info text
-    if exact and _calibration_agrees(exact, cal):
-        for key in _EXACT:
-            if key in exact:
-                setattr(cal, key, exact[key])
-    if ij.get("Labels") is not None:
-        meta.slice_labels = [None if s is None else str(s) for s in ij["Labels"]]
-    if ij.get("Ranges") is not None:
-        flat = [float(v) for v in ij["Ranges"]]
-        meta.display_ranges = list(zip(flat[0::2], flat[1::2]))
-    if ij.get("LUTs") is not None:
-        meta.luts = np.stack([np.asarray(lut, np.uint8).reshape(3, 256) for lut in ij["LUTs"]])
-    if str(ij.get("mode", "")).lower() in COMPOSITE_MODES:
-        meta.composite_mode = str(ij["mode"]).lower()
-    meta.imagej_metadata = {k: v for k, v in ij.items() if k not in _STRUCTURAL | _MODELLED}
-    return meta
-
-
-def _from_plain(resolution: tuple[Any, Any, Any], ome: str | None, shaped: dict[str, Any],
-                series: int = 0) -> ImageMetadata:
-    meta = ImageMetadata()
-    cal = meta.calibration
-    xres, yres, res_unit = resolution
-    scale = {2: 25400.0, 3: 10000.0}.get(res_unit)  # inch, centimetre -> micrometre
-    if scale is not None and xres and yres:
-        cal.unit, cal.x_spacing, cal.y_spacing = "um", scale / xres, scale / yres
-    if ome:
-        for key, value in ome_calibration(ome, series).items():  # OME's sizes win over tags
-            setattr(cal, key, value)
-        meta.channel_names = ome_channel_names(ome, series)
-    if shaped:
-        meta = ImageMetadata.from_attrs(dict(shaped.get("metadata") or {}))
-        exact = dict(shaped.get(CALIBRATION_PROPERTY) or {})
-        for key in CALIBRATION_FIELDS:
-            if key in exact:
-                setattr(cal, key, exact[key])
-        meta.calibration = cal
-        meta.provenance = {k: v for k, v in shaped.items()
-                           if k.startswith("fm2s_") and k != CALIBRATION_PROPERTY}
-    return meta
-
-
-def _text_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _page_resolution(page: Any) -> tuple[float | None, float | None, int | None]:
-    tags = page.tags
-    try:
-        xres = _rational(tags["XResolution"].value) if "XResolution" in tags else None
-        yres = _rational(tags["YResolution"].value) if "YResolution" in tags else None
-        unit = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 2
-    except (TypeError, ValueError, ZeroDivisionError):
-        return None, None, None
-    return xres, yres, unit
-
-
-def _rational(value: Any) -> float | None:
-    if isinstance(value, tuple):
-        num, den = value
-        return float(num) / float(den) if den and num else None
-    return float(value) or None
-
-
-#: The other in-plane size, which the resolution tags hold for one that is not known.
-_OTHER_SIDE = {"x_spacing": "y_spacing", "y_spacing": "x_spacing"}
-
-
-def _calibration_agrees(saved: Mapping[str, Any], found: Calibration) -> bool:
-    """True if fm2s's exact calibration record matches what the file's tags say (rounding
-    aside); False when the file was re-calibrated after fm2s wrote it."""
-    if imagej_unit(str(saved.get("unit"))) != str(found.unit):
-        return False  # (the tags hold the unit in ASCII: "um" for "µm")
-    for key in ("x_spacing", "y_spacing", "z_spacing", "finterval"):
-        a, b = saved.get(key), getattr(found, key)
-        if a is None and key in _OTHER_SIDE:  # the tags hold both: written from the other one
-            a = saved.get(_OTHER_SIDE[key])
-        if a is None and b is None:
-            continue
-        if a is None or b is None or not np.isclose(float(a), float(b), rtol=1e-5, atol=0):
-            return False
-    return True
-
-
 # -------------------------------------------------------------------------------- writing
-
-
-def imagej_unit(unit: str) -> str:
-    """``unit`` in the ASCII that an ImageJ image description holds.
-
-    ``"µm"`` becomes ``"um"`` and ``"Å"`` ``"A"`` (ImageJ shows both with their symbols again);
-    other non-ASCII characters are escaped. The exact unit is kept in the
-    ``fm2s_calibration`` property, which :func:`read_tiff` prefers.
-    """
-    ascii_unit = unit.replace("\u00b5", "u").replace("\u03bc", "u").replace("\u00c5", "A")
-    return ascii_unit.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def write_tiff(
@@ -313,7 +182,7 @@ def write_tiff(
 
 
 def _exact_calibration(cal: Calibration) -> dict[str, Any]:
-    return {key: getattr(cal, key) for key in _EXACT}
+    return {key: getattr(cal, key) for key in EXACT_KEYS}
 
 
 def _imagej_kwargs(meta: ImageMetadata, letters: str, shape: tuple[int, ...]) -> dict[str, Any]:
@@ -323,7 +192,7 @@ def _imagej_kwargs(meta: ImageMetadata, letters: str, shape: tuple[int, ...]) ->
     n_planes = int(np.prod(shape[:-plane_dims], dtype=np.int64))
     ij: dict[str, Any] = {"axes": letters}
     for key, value in meta.imagej_metadata.items():
-        if key in _STRUCTURAL | _MODELLED:
+        if key in STRUCTURAL_KEYS | MODELLED_KEYS:
             continue
         # a selection and an overlay (ImageJ's .roi bytes): the pixels keep their places
         rois = value if key == "Overlays" and isinstance(value, list) else [value]
