@@ -75,7 +75,8 @@ def read_tiff(path: str | os.PathLike[str], series: int = 0, *, lazy: bool = Fal
     -------
     xarray.DataArray
         Pixels (dtype as stored) with dims from the series axes (:func:`fm2s.axes.dims_of_letters`)
-        in fm2s's order, metadata in ``attrs`` (:mod:`fm2s.metadata`).
+        in fm2s's order, metadata in ``attrs`` (:mod:`fm2s.metadata`). Alpha samples are
+        dropped (an RGBA image gives its RGB channels).
 
     Raises
     ------
@@ -92,7 +93,7 @@ def read_tiff(path: str | os.PathLike[str], series: int = 0, *, lazy: bool = Fal
             raise ValueError(f"{path.name} has {len(tif.series)} image series, not {series + 1}")
         chosen = tif.series[series]
         data = lazy_pixels(path, series) if lazy else chosen.asarray()
-        letters = chosen.axes
+        data, letters = _without_alpha(tif.pages[0], data, chosen.axes)
         rgb = "S" in letters and data.shape[letters.index("S")] == 3 and \
             int(tif.pages[0].photometric) == 2  # PHOTOMETRIC.RGB
         resolution = page_resolution(tif.pages[0])
@@ -113,6 +114,18 @@ def read_tiff(path: str | os.PathLike[str], series: int = 0, *, lazy: bool = Fal
     da = axes.in_order(da)
     return xr.DataArray(da.data, dims=da.dims, coords=meta.coords(dict(da.sizes)),
                         attrs=meta.to_attrs())
+
+
+def _without_alpha(page: Any, data: Any, letters: str) -> tuple[Any, str]:
+    """``data`` and its axes without alpha samples (ExtraSamples 1 and 2, the last samples):
+    alpha is not an intensity, and is dropped as it is from PNGs."""
+    alpha = sum(int(e) in (1, 2) for e in (getattr(page, "extrasamples", None) or ()))
+    if not alpha or "S" not in letters:
+        return data, letters
+    at, kept = letters.index("S"), data.shape[letters.index("S")] - alpha
+    if kept == 1:  # grey + alpha: the grey plane, without a samples axis
+        return data[(slice(None),) * at + (0,)], letters.replace("S", "")
+    return data[(slice(None),) * at + (slice(0, kept),)], letters
 
 
 # -------------------------------------------------------------------------------- writing

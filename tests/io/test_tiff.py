@@ -299,3 +299,21 @@ def test_imagej_selection_and_overlay_are_written_back(tmp_path):
     with tifffile.TiffFile(out) as tif:
         written = tif.imagej_metadata
     assert written["ROI"] == roi and list(written["Overlays"]) == overlay
+
+
+@pytest.mark.parametrize("planar", [False, True])
+def test_alpha_samples_are_dropped(tmp_path, planar):
+    # alpha was read as a fourth channel and denoised as an intensity
+    rgba = np.random.default_rng(0).integers(0, 256, (16, 16, 4), dtype=np.uint8)
+    stored = np.moveaxis(rgba, -1, 0) if planar else rgba
+    tifffile.imwrite(tmp_path / "rgba.tif", stored, photometric="rgb", extrasamples=["unassalpha"],
+                     planarconfig="separate" if planar else "contig")
+    for lazy in (False, True):
+        read = io.read_tiff(tmp_path / "rgba.tif", lazy=lazy)
+        assert read.dims == ("ch", "row", "col") and read.attrs["rgb"] is True
+        np.testing.assert_array_equal(read.values, np.moveaxis(rgba[..., :3], -1, 0))
+    tifffile.imwrite(tmp_path / "la.tif", rgba[..., :2], photometric="minisblack",
+                     extrasamples=["assocalpha"])
+    grey = io.read_tiff(tmp_path / "la.tif")
+    assert grey.dims == ("row", "col")
+    np.testing.assert_array_equal(grey.values, rgba[..., 0])
