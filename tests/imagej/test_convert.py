@@ -184,3 +184,26 @@ def test_imagej_opens_an_ome_calibration_written_by_fm2s(ij, tmp_path):
     assert cal.pixelWidth == pytest.approx(0.2) and cal.pixelHeight == pytest.approx(0.25)
     assert cal.pixelDepth == pytest.approx(1.5) and cal.frameInterval == pytest.approx(0.5)
     assert (imp.getNSlices(), imp.getNFrames()) == (3, 2)
+
+
+def test_imagej_opens_a_width_alone_and_a_z_unit_of_its_own_as_fm2s_wrote_them(ij, tmp_path):
+    """A pixel width without a height -> square pixels in ImageJ (not 1 x 1 um); a z step in nm
+    beside um pixels (an OME-Zarr's units) -> ImageJ's own z unit."""
+    import tifffile
+
+    from fm2s import io
+
+    src = tmp_path / "x.ome.tif"
+    tifffile.imwrite(src, np.zeros((16, 16), np.uint16), ome=True,
+                     metadata={"axes": "YX", "PhysicalSizeX": 0.2})
+    imp = ij.IJ.openImage(str(io.write_tiff(tmp_path / "x.tif", io.read_image(src))))
+    cal = imp.getCalibration()
+    assert cal.pixelWidth == pytest.approx(0.2) and cal.pixelHeight == pytest.approx(0.2)
+
+    stack = io.to_dataarray(np.zeros((3, 16, 16), np.uint16), ("pln", "row", "col"),
+                            x_spacing=0.1, y_spacing=0.1, z_spacing=500.0, unit="µm")
+    stack.attrs["z_unit"] = "nm"
+    imp = ij.IJ.openImage(str(io.write_tiff(tmp_path / "z.tif", stack)))
+    cal = imp.getCalibration()
+    assert str(cal.getUnit()) == "\u00b5m" and str(cal.getZUnit()) == "nm"
+    assert cal.pixelDepth == pytest.approx(500.0) and cal.pixelWidth == pytest.approx(0.1)
