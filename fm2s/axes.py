@@ -59,6 +59,16 @@ def dataarray_axes(dims: Sequence[Hashable]) -> tuple[int, int, int | None]:
             "'row' and 'col' (pyimagej's names) or 'y' and 'x'; channels 'ch' or 'c'; "
             "other dims (e.g. 't', 'pln', 'z') are iterated"
         )
+    # A dim fm2s cannot name could hold channels ('channels', 'wavelength'), which must not
+    # share one intensity range and one network as the planes of a stack do.
+    unknown = [n for n in names if canonical(n) is None]
+    if unknown:
+        raise ValueError(
+            f"cannot place the dim(s) {', '.join(map(repr, unknown))} of {tuple(names)}: rename "
+            "them (DataArray.rename) to 'ch' if they hold channels (each channel gets its own "
+            "intensity range and network), or to 't' or 'pln' if they are planes of one kind "
+            "(they share them)")
+    canonical_dims(names)  # two dims of one meaning ('z' and 'pln') are refused
     return row, col, find(CHANNEL_DIMS)
 
 

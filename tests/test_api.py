@@ -210,6 +210,15 @@ def test_dataarray_without_plane_dims_raises():
         _run(da)
 
 
+@pytest.mark.parametrize("dim", ["channels", "wavelength", "position"])
+def test_dataarray_with_a_dim_fm2s_cannot_name_is_refused(dim):
+    # such a dim was iterated as stack planes: channels then shared one intensity range and
+    # one network, and a dim channel came out worse than its input
+    da = xr.DataArray(np.zeros((2, 32, 32), np.uint16), dims=(dim, "y", "x"))
+    with pytest.raises(ValueError, match=f"cannot place the dim\\(s\\) '{dim}'.*rename.*'ch'"):
+        _run(da)
+
+
 # ----------------------------------------------------------------------------- axes
 
 def test_rgb_with_channel_axis_last():
