@@ -46,7 +46,8 @@ def denoise(
     image : numpy.ndarray or xarray.DataArray
         uint8, uint16, int16, float32 or float64 pixels, at least 2-D. For numpy arrays the
         plane is the last two axes (see ``plane_axes``); for DataArrays the dims ``row``/``col``
-        (or ``y``/``x``), with ``ch`` (or ``c``) as channels. Every other axis is iterated.
+        (or ``y``/``x``), with ``ch`` (or ``c``) as channels. Every other axis (``t``, ``pln``
+        and their :data:`fm2s.axes.ALIASES`) is iterated; a dim fm2s cannot name is refused.
         A DataArray backed by Dask (``xr.open_zarr``, :func:`fm2s.io.read_zarr`) gives a lazy
         result: the shared model is trained at once, the planes are denoised when the result
         is computed or written (see :mod:`fm2s.lazy`).
