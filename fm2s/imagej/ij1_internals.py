@@ -148,6 +148,25 @@ def macro_error_line(interp: Any) -> int:
     return int(field.getInt(interp))
 
 
+def macro_ended_by_plain_exit(interp: Any, exc: Any) -> bool:
+    """Whether ``exc`` ended the macro run by ``interp`` at an ``exit`` without a message.
+
+    ``exit;`` and ``exit()`` end a macro as its author meant, but throw the same "Macro
+    canceled" exception as an abort (a dialog cancelled, ``exit("why")``). The exception's
+    stack says it came from ``exit``; the interpreter's private program counter ``pc`` and
+    program ``pgm`` say whether ``exit`` read a message: then the last token it read is ``)``
+    after something other than ``(``.
+    """
+    trace = exc.getStackTrace()
+    if len(trace) == 0 or (str(trace[0].getClassName()), str(trace[0].getMethodName())) != (
+            "ij.macro.Functions", "exit"):
+        return False
+    why = "tell a macro's plain exit from an abort"
+    pc = int(_field("ij.macro.Interpreter", "pc", why).getInt(interp))
+    code = _field("ij.macro.Interpreter", "pgm", why).get(interp).getCode()
+    return int(code[pc]) != ord(")") or int(code[pc - 1]) == ord("(")
+
+
 def multiline_label_lines(component: Any) -> list[str]:
     """The text of an ``ij.gui.MultiLineLabel`` (ImageJ's message dialogs), line by line.
 

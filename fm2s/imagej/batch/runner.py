@@ -61,10 +61,12 @@ def run_macro_code(code: str, argument: str = "", *, batch_mode: bool = True) ->
     Raises
     ------
     MacroError
-        With ImageJ's error message and line when the macro fails or is aborted.
+        With ImageJ's error message and line when the macro fails or is aborted, or ends
+        with ``exit("why")``; ``exit;`` and ``exit()`` end it normally.
     """
     import jpype
 
+    from ..ij1_internals import macro_ended_by_plain_exit
     from ..listener import caller_reports_macro_errors
 
     interpreter = jpype.JClass("ij.macro.Interpreter")
@@ -80,6 +82,9 @@ def run_macro_code(code: str, argument: str = "", *, batch_mode: bool = True) ->
             result = interp.run(code, argument)
     except jpype.JException as exc:
         message = interp.getErrorMessage()
+        if message is None and macro_ended_by_plain_exit(interp, exc) and not (
+                headless and guard.failure is not None):
+            return None  # `exit;` ends a macro normally, as in ImageJ's own runners
         if message is None:
             text = str(exc.getMessage() or exc.getClass().getName())
             message = "the macro was aborted" if text == "Macro canceled" else text

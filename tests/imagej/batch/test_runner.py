@@ -107,6 +107,24 @@ def test_macro_failures_exit_nonzero_with_message(tmp_path):
     assert missing.returncode == 2 and "no ImageJ jar at" in missing.stderr
 
 
+@pytest.mark.parametrize("statement", ["exit;", "exit();", "if (nImages == 0) exit;"])
+def test_a_macro_that_ends_with_a_plain_exit_succeeds(tmp_path, statement):
+    # ImageJ's exit throws the same "Macro canceled" as an abort: it was taken for a failure
+    macro = tmp_path / "ends.ijm"
+    macro.write_text(f'print("BEFORE");\n{statement}\nprint("NOT REACHED");\n')
+    run = run_fm2s("macro", str(macro), "--display", "headless")
+    assert run.returncode == 0, run.stderr
+    assert "BEFORE" in run.stdout and "NOT REACHED" not in run.stdout
+
+
+def test_a_macro_that_exits_with_a_message_fails_with_it(tmp_path):
+    macro = tmp_path / "why.ijm"
+    macro.write_text('print("BEFORE");\nexit("no input folder " + "given");\nprint("NOT REACHED");\n')
+    run = run_fm2s("macro", str(macro), "--display", "headless")
+    assert run.returncode == 1
+    assert "no input folder given" in run.stdout + run.stderr and "NOT REACHED" not in run.stdout
+
+
 def test_measure_macro_headless(tmp_path):
     src, dst = tmp_path / "raw", tmp_path / "results"
     src.mkdir()
