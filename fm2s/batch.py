@@ -272,13 +272,13 @@ def run_job(job: Job, options: dict[str, Any], overwrite: bool = False,
     """
 
     if job.out.exists() and not overwrite:
-        return "skipped", f"skip {job.label}: {job.out} exists (use --overwrite to redo it)"
+        return _existing(job)
     try:
         with claim(job.out) as mine:
             if not mine:
                 return "skipped", f"skip {job.label}: another fm2s run is writing {job.out}"
             if job.out.exists() and not overwrite:  # finished by another run meanwhile
-                return "skipped", f"skip {job.label}: {job.out} exists (use --overwrite to redo it)"
+                return _existing(job)
             remove_stale_temporaries(job.out.parent, {job.out.name})  # a killed worker's
             seconds, meta = denoise_file(job, options, overwrite=overwrite,
                                          on_fraction=on_fraction)
@@ -294,6 +294,28 @@ def run_job(job: Job, options: dict[str, Any], overwrite: bool = False,
 
     chosen = "".join(f"\n  {line}" for line in level_lines(meta))
     return "done", f"wrote {job.out} ({seconds:.1f} s){chosen}"
+
+
+def source_label(job: Job) -> str:
+    """What an output records as its source (``fm2s_source``): the input's name and series."""
+    return job.src.name if job.series is None else f"{job.src.name} (series {job.series + 1})"
+
+
+def _existing(job: Job) -> tuple[str, str]:
+    """Skip a job whose output exists, unless another input made it (two inputs of one name,
+    ``a.tif`` and ``a.png``, or one name in two folders): resuming must not pass that off as
+    this input's result."""
+    from .io import read_image
+
+    try:
+        made_from = read_image(job.out, lazy=True).attrs.get("fm2s_source")
+    except Exception:  # noqa: BLE001 - unreadable or not fm2s's: kept, as before
+        made_from = None
+    if made_from is not None and made_from != source_label(job):
+        return "failed", (f"error: {job.label}: {job.out} exists but was made from {made_from} "
+                          "(two inputs with one name?); give another -o folder, or --overwrite "
+                          "to replace it with this input's result")
+    return "skipped", f"skip {job.label}: {job.out} exists (use --overwrite to redo it)"
 
 
 def one_line(exc: BaseException) -> str:
@@ -343,8 +365,7 @@ def denoise_file(
     with dask.config.set(scheduler="synchronous"):  # one chunk at a time, torch's threads
         result, meta = denoise_with_metadata(image, progress=progress, **options)
     meta = dict(meta)
-    meta["fm2s_source"] = job.src.name if job.series is None else \
-        f"{job.src.name} (series {job.series + 1})"
+    meta["fm2s_source"] = source_label(job)
     check_free_space(job.out.parent, int(result.nbytes))
     planes = plane_count(result)
     if is_lazy(result.data) and planes >= CLUSTER_GROUP_PLANES and _on_cluster_worker():

@@ -147,6 +147,28 @@ def test_two_inputs_with_the_same_output_name(tmp_path, capsys):
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["same_fm2s.tif"]
 
 
+def test_an_output_made_from_another_input_is_not_taken_for_this_ones(tmp_path, capsys):
+    # a.png's result under a_fm2s.tif was skipped as "done" for a.tif, with exit code 0
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _, noisy = phantom.noisy_phantom((48, 48), seed=6)
+    io.write_png(folder / "a.png", noisy)
+    tifffile.imwrite(folder / "a.tif", noisy.astype(np.uint16) * 200)
+    out = tmp_path / "out"
+    assert main(["denoise", str(folder / "a.png"), "-o", str(out), *FAST]) == 0
+    capsys.readouterr()
+    made = _mtime(out / "a_fm2s.tif")
+    assert main(["denoise", str(folder / "a.tif"), "-o", str(out), *FAST]) == 1
+    printed = capsys.readouterr()
+    assert "a_fm2s.tif exists but was made from a.png" in printed.out + printed.err
+    assert "--overwrite" in printed.out + printed.err and _mtime(out / "a_fm2s.tif") == made
+    # the input that made it is still skipped when run again
+    assert main(["denoise", str(folder / "a.png"), "-o", str(out), *FAST]) == 0
+    assert "skip" in "".join(capsys.readouterr())
+    assert main(["denoise", str(folder / "a.tif"), "-o", str(out), "--overwrite", *FAST]) == 0
+    assert io.read_image(out / "a_fm2s.tif").dtype == np.uint16
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
