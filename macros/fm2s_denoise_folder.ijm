@@ -27,15 +27,27 @@ if (!File.isDirectory(output))
 setBatchMode(true);
 files = getFileList(input);
 Array.sort(files);
+// two inputs of one name (a.tif, a.tiff) would share one output: the second would be
+// skipped as done; stop before anything is written
+for (i = 0; i < files.length; i++) {
+    if (!isInput(files[i]))
+        continue;
+    stem = stemOf(files[i]);
+    for (j = 0; j < i; j++) {
+        if (isInput(files[j])) {
+            other = stemOf(files[j]);
+            if (other == stem)
+                exit(files[j] + " and " + files[i] + " would both be written to " + stem
+                     + "_fm2s.tif; rename one of them");
+        }
+    }
+}
 done = 0; skipped = 0;
 for (i = 0; i < files.length; i++) {
     name = files[i];
-    lower = toLowerCase(name);
-    if (!(endsWith(lower, ".tif") || endsWith(lower, ".tiff")))
+    if (!isInput(name))
         continue;
-    if (endsWith(lower, "_fm2s.tif") || endsWith(lower, "_fm2s.partial.tif"))
-        continue; // our own outputs, when input and output are the same folder
-    stem = substring(name, 0, lastIndexOf(name, "."));
+    stem = stemOf(name);
     target = output + stem + "_fm2s.tif";
     if (File.exists(target)) {
         print("skip (done): " + name);
@@ -58,6 +70,18 @@ for (i = 0; i < files.length; i++) {
     done++;
 }
 print("FM2S folder: " + done + " denoised, " + skipped + " already done, output in " + output);
+
+function isInput(name) {
+    lower = toLowerCase(name);
+    if (!(endsWith(lower, ".tif") || endsWith(lower, ".tiff")))
+        return false;
+    // our own outputs, when input and output are the same folder
+    return !(endsWith(lower, "_fm2s.tif") || endsWith(lower, "_fm2s.partial.tif"));
+}
+
+function stemOf(name) {
+    return substring(name, 0, lastIndexOf(name, "."));
+}
 
 function fixDir(path) {
     path = replace(path, "\\\\", "/");

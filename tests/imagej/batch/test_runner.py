@@ -70,6 +70,20 @@ def test_folder_macro_headless_and_resume(tmp_path):
     assert tifffile.imread(dst / "b_fm2s.tif").dtype == np.uint16
 
 
+def test_folder_macro_stops_before_two_inputs_share_an_output(tmp_path):
+    # a.tiff was skipped as "done" after a.tif's result had been written to a_fm2s.tif
+    src, dst = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    write_tiff_stack(src / "a.tif", seed=1)
+    write_tiff_stack(src / "a.tiff", seed=2)
+    write_tiff_stack(src / "b.tif", seed=3)
+    run = run_fm2s("macro", str(FOLDER_MACRO), "--display", "headless",
+                   "--arg", _folder_arg(src, dst))
+    assert run.returncode == 1
+    assert "a.tif and a.tiff would both be written to a_fm2s.tif" in run.stdout + run.stderr
+    assert not dst.exists() or list(dst.iterdir()) == []
+
+
 def test_macro_failures_exit_nonzero_with_message(tmp_path):
     bad = tmp_path / "bad.ijm"
     bad.write_text(
