@@ -3,7 +3,7 @@
 // For every TIFF in the input folder: measure the raw image, denoise it with "FM2S Denoise",
 // measure the denoised image the same way. Measured per image version (raw / fm2s), over all
 // planes: mean, standard deviation, min, max, and the calibrated area above an Otsu threshold
-// (computed per plane, summed). One row per image and version goes to
+// (computed per plane, summed; its unit in the next column). One row per image and version goes to
 // <output>/fm2s_measurements.csv (the table is never overwritten).
 // Only dialog-free ImageJ functions are used around "FM2S Denoise", so the macro also runs in
 // plain java.awt.headless mode; under Xvfb or in Fiji any ImageJ command could be added.
@@ -77,7 +77,10 @@ function measureImage(name, version) {
     setResult("StdDev", row, std);
     setResult("Min", row, min);
     setResult("Max", row, max);
-    setResult("OtsuArea_" + unit + "^2", row, area);
+    // one column for every image, whatever its unit (a column per unit left zeros in the
+    // others), and the unit beside it
+    setResult("OtsuArea", row, area);
+    setResult("AreaUnit", row, unit + "^2");
     print(name + " (" + version + "): mean " + d2s(mean, 2) + ", sd " + d2s(std, 2)
         + ", Otsu area " + d2s(area, 2) + " " + unit + "^2");
 }

@@ -143,12 +143,21 @@ def test_measure_macro_headless(tmp_path):
     src, dst = tmp_path / "raw", tmp_path / "results"
     src.mkdir()
     write_tiff_stack(src / "cells.tif", seed=3)
+    # an uncalibrated image beside it: its area in pixels went to a column of its own, with
+    # zeros in the micrometre column (and the other way round)
+    tifffile.imwrite(src / "plain.tif", write_tiff_stack(tmp_path / "tmp.tif", seed=4))
     run = run_fm2s("macro", str(MEASURE_MACRO), "--display", "headless",
                    "--arg", _folder_arg(src, dst))
     assert run.returncode == 0, run.stderr + run.stdout
     lines = (dst / "fm2s_measurements.csv").read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 3 and "Mean" in lines[0] and "OtsuArea" in lines[0]
-    assert ",raw," in lines[1] and ",fm2s," in lines[2] and "cells.tif-FM2S" in lines[2]
+    header = lines[0].split(",")
+    assert len(lines) == 5 and "Mean" in header and header.count("OtsuArea") == 1
+    rows = [dict(zip(header, line.split(","))) for line in lines[1:]]
+    assert [(r["Image"], r["Version"]) for r in rows] == [
+        ("cells.tif", "raw"), ("cells.tif", "fm2s"), ("plain.tif", "raw"), ("plain.tif", "fm2s")]
+    assert "cells.tif-FM2S" in rows[1]["Title"]
+    assert all(float(r["OtsuArea"]) > 0 for r in rows)
+    assert rows[0]["AreaUnit"] != rows[2]["AreaUnit"] and rows[0]["AreaUnit"].endswith("^2")
     assert sorted(p.name for p in dst.iterdir()) == ["fm2s_measurements.csv"]
     again = run_fm2s("macro", str(MEASURE_MACRO), "--display", "headless",
                      "--arg", _folder_arg(src, dst))
