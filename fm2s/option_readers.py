@@ -15,8 +15,9 @@ from typing import Any
 from .engine.plan import DEVICE_CHOICES
 from .intensity import check_intensity_range
 
-#: Texts that mean "no value" (the option turned off or left to its default).
-OFF_TEXTS = ("", "none", "off")
+#: Texts that mean "no value" (the option turned off or left to its default). An empty text
+#: is refused (:meth:`fm2s.options.Option.parse`).
+OFF_TEXTS = ("none", "off")
 
 
 

@@ -118,6 +118,11 @@ class Option:
 
     def parse(self, value: Any) -> Any:
         """Read ``value``; a bad one raises :class:`OptionError` naming this option."""
+        if isinstance(value, str) and not value.strip():
+            # "seed=" + a variable left empty: not a choice a user makes (the recorder and the
+            # dialog write "none"), so it is not taken for none or the default
+            raise OptionError(self.name, f"{self.name} has an empty value: give one, or 'none' "
+                              f"where that is allowed, or leave {self.name} out for its default")
         try:
             return self.read(value)
         except OptionError:

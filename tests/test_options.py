@@ -119,3 +119,10 @@ def test_none_turns_off_what_can_be_off_and_means_default_elsewhere():
     assert validate_options(bias_sigma=None).bias_sigma is None
     assert validate_options(preset=None).preset == option("preset").default
     assert validate_options(seed=None).seed is None
+
+
+@pytest.mark.parametrize("name", ["seed", "bias_sigma", "tile", "k_g", "preset", "num_threads"])
+def test_an_empty_value_is_refused_naming_the_option(name):
+    # "seed=" + an empty variable gave a random seed; "bias_sigma=" turned the correction off
+    with pytest.raises(OptionError, match=f"{name} has an empty value"):
+        validate_options(**{name: " "})

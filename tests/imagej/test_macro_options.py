@@ -87,3 +87,11 @@ def _a_value(name: str) -> str:
             "tile": "512", "bias_sigma": "8", "intensity_range": "[0 255]", "n_chan": "2",
             "stride": "60", "median_window": "5", "k_g": "10", "k_p": "10",
             "lam_p": "100"}[name]
+
+
+def test_an_empty_macro_value_is_an_error_naming_the_key():
+    # a macro built as "seed=" + s with an empty s ran with a random seed
+    with pytest.raises(CommandError, match="seed has an empty value"):
+        read_macro_options("schedule=quick seed=")
+    with pytest.raises(CommandError, match="bias_sigma has an empty value"):
+        read_macro_options("bias_sigma=[]")
