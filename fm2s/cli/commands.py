@@ -45,6 +45,15 @@ def denoise_options(args: argparse.Namespace) -> dict[str, Any]:
         validate_options(**options)
     except OptionError as exc:
         raise usage_error(exc) from None
+    device = str(options.get("device") or "auto").strip().lower()
+    if device not in ("auto", "cpu"):  # a GPU this machine lacks: said once, before any work
+        from ..engine.runtime import resolve_device
+
+        try:
+            resolve_device(device)
+        except ValueError as exc:
+            message = str(exc).replace("device='auto' or 'cpu'", "--device auto or cpu")
+            raise usage_error(OptionError("device", message)) from None
     return options
 
 

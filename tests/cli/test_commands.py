@@ -193,6 +193,20 @@ def test_bad_options_exit_2_with_the_core_message(tmp_path, capsys, extra, messa
     assert not (tmp_path / "out").exists()  # nothing done
 
 
+def test_a_gpu_this_machine_lacks_is_refused_before_any_work(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    inputs = _write_inputs(tmp_path / "in")
+    code = main(["denoise", str(inputs["png"]), str(inputs["png"]), "-o", str(tmp_path / "out"),
+                 "--device", "cuda"])
+    printed = capsys.readouterr()
+    # it failed every file on its own, with exit code 1 and the Python spelling of the fix
+    assert code == 2 and printed.err.count("no CUDA GPU is available") == 1
+    assert "use --device auto or cpu" in printed.err and not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("name", ["result.tif", "Result.TIFF", "result.png", "result.zarr"])
 def test_an_output_that_looks_like_a_file_name_is_refused(tmp_path, capsys, name):
     inputs = _write_inputs(tmp_path / "in")
