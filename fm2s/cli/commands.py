@@ -81,14 +81,17 @@ def denoise_command(args: argparse.Namespace) -> int:
             f"(each output is written there as <input>{OUTPUT_SUFFIX}), e.g. "
             f"-o {outdir.with_suffix('')}"
         )
+    plan = plan_batch(args.inputs, outdir)
+    for message in plan.errors:
+        print(f"error: {message}", file=sys.stderr)
+    if not plan.jobs:  # nothing to denoise: no output folder is made
+        print(f"fm2s: 0 denoised, 0 skipped, {len(plan.errors)} failed", file=sys.stderr)
+        return 1 if plan.errors else 0
     try:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create the output folder {outdir}: {exc.strerror or exc}") \
             from None
-    plan = plan_batch(args.inputs, outdir)
-    for message in plan.errors:
-        print(f"error: {message}", file=sys.stderr)
     stale = remove_stale_temporaries(outdir, {job.out.name for job in plan.jobs})
     if stale:
         print(f"fm2s: removed {len(stale)} temporary file(s) left by a run that was stopped",

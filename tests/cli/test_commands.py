@@ -226,6 +226,7 @@ def test_an_output_that_looks_like_a_file_name_is_refused(tmp_path, capsys, name
 def test_missing_input_and_usage_errors(tmp_path, capsys):
     code = main(["denoise", str(tmp_path / "nope.tif"), "-o", str(tmp_path / "out"), *FAST])
     assert code == 1 and "nope.tif: no such file or folder" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # no empty output folder left behind
     assert main(["denoise", "x.tif"]) == 2  # -o is required (argparse)
     assert main(["--help"]) == 0
     assert "denoise" in capsys.readouterr().out
