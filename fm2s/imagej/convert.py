@@ -251,8 +251,9 @@ def to_imageplus(
 
 def _apply_calibration(imp: Any, calibration: Calibration, *, signed16: bool) -> None:
     cal = _jclass("ij.measure.Calibration")()
-    if calibration.x_spacing is not None:
-        cal.pixelWidth = calibration.x_spacing
+    if calibration.x_spacing is not None or calibration.y_spacing is not None:
+        # ImageJ holds both sizes: one known size stands for both (square pixels)
+        cal.pixelWidth = calibration.x_spacing or calibration.y_spacing
         cal.pixelHeight = calibration.y_spacing or calibration.x_spacing
         cal.pixelDepth = calibration.z_spacing or 1.0
         cal.setUnit(calibration.unit)

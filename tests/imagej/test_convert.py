@@ -192,6 +192,7 @@ def test_imagej_opens_a_width_alone_and_a_z_unit_of_its_own_as_fm2s_wrote_them(i
     import tifffile
 
     from fm2s import io
+    from fm2s.imagej.convert import to_imageplus
 
     src = tmp_path / "x.ome.tif"
     tifffile.imwrite(src, np.zeros((16, 16), np.uint16), ome=True,
@@ -199,6 +200,10 @@ def test_imagej_opens_a_width_alone_and_a_z_unit_of_its_own_as_fm2s_wrote_them(i
     imp = ij.IJ.openImage(str(io.write_tiff(tmp_path / "x.tif", io.read_image(src))))
     cal = imp.getCalibration()
     assert cal.pixelWidth == pytest.approx(0.2) and cal.pixelHeight == pytest.approx(0.2)
+    for size in ("x_spacing", "y_spacing"):  # the same when fm2s hands ImageJ the image itself
+        cal = to_imageplus(io.to_dataarray(np.zeros((16, 16), np.uint16), ("row", "col"),
+                                           unit="µm", **{size: 0.3})).getCalibration()
+        assert cal.pixelWidth == pytest.approx(0.3) and cal.pixelHeight == pytest.approx(0.3)
 
     stack = io.to_dataarray(np.zeros((3, 16, 16), np.uint16), ("pln", "row", "col"),
                             x_spacing=0.1, y_spacing=0.1, z_spacing=500.0, unit="µm")
