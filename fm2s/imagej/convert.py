@@ -110,7 +110,26 @@ def imageplus_metadata(imp: Any) -> ImageMetadata:
         meta.display_ranges = [(float(imp.getDisplayRangeMin()), float(imp.getDisplayRangeMax()))]
     if imp.isComposite():
         meta.composite_mode = COMPOSITE_MODES[int(imp.getMode()) - 1]
+    if not cal_signed16(imp):
+        meta.imagej_metadata.update(_value_calibration(cal, int(imp.getBitDepth())))
     return meta
+
+
+def _value_calibration(cal: Any, bit_depth: int) -> dict[str, Any]:
+    """An ImageJ value calibration (a function of the grey value, e.g. optical density) under
+    the keys of ImageJ's TIFF description, which the TIFF writer writes back as they are."""
+    function = int(cal.getFunction())
+    calibration = _jclass("ij.measure.Calibration")
+    if function in (int(calibration.NONE), int(calibration.CUSTOM)) and bit_depth != 32:
+        return {}
+    unit = str(cal.getValueUnit())
+    if bit_depth == 32:  # ImageJ keeps only the unit of 32-bit values
+        return {} if unit == "Gray Value" else {"vunit": unit}
+    values: dict[str, Any] = {"cf": function, "vunit": unit}
+    values.update({f"c{i}": float(c) for i, c in enumerate(cal.getCoefficients() or [])})
+    if cal.zeroClip():
+        values["zeroclip"] = "true"
+    return values
 
 
 def from_imageplus(imp: Any) -> Any:
@@ -241,6 +260,8 @@ def to_imageplus(
     if n_c > 1 or n_t > 1:  # a z-only stack stays a plain stack, as in ImageJ
         out.setOpenAsHyperStack(True)
     _apply_calibration(out, meta.calibration, signed16=signed16)
+    if not signed16:
+        _apply_value_calibration(out, meta.imagej_metadata)
     if n_c > 1:
         mode = COMPOSITE_MODES.index(meta.composite_mode or "composite") + 1
         out = _jclass("ij.CompositeImage")(out, mode)
@@ -268,6 +289,22 @@ def _apply_calibration(imp: Any, calibration: Calibration, *, signed16: bool) ->
     cal.setTimeUnit(calibration.time_unit)
     if signed16:
         cal.setSigned16BitCalibration()
+    imp.setCalibration(cal)
+
+
+def _apply_value_calibration(imp: Any, described: dict[str, Any]) -> None:
+    """Set the value calibration that ``described`` (ImageJ's description keys) holds."""
+    import jpype
+
+    cal = imp.getCalibration()
+    if "cf" in described and int(imp.getBitDepth()) != 32:
+        coefficients = [float(described[f"c{i}"]) for i in range(5) if f"c{i}" in described]
+        cal.setFunction(int(described["cf"]),
+                        jpype.JArray(jpype.JDouble)(coefficients) if coefficients else None,
+                        str(described.get("vunit", "Gray Value")),
+                        str(described.get("zeroclip", "false")).lower() == "true")
+    elif "vunit" in described:
+        cal.setValueUnit(str(described["vunit"]))
     imp.setCalibration(cal)
 
 

@@ -212,3 +212,30 @@ def test_imagej_opens_a_width_alone_and_a_z_unit_of_its_own_as_fm2s_wrote_them(i
     cal = imp.getCalibration()
     assert str(cal.getUnit()) == "\u00b5m" and str(cal.getZUnit()) == "nm"
     assert cal.pixelDepth == pytest.approx(500.0) and cal.pixelWidth == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(("kind", "function", "coefficients"), [
+    ("16-bit", 0, [10.0, 0.5]),  # Straight Line, e.g. a calibrated camera's photo-electrons
+    ("8-bit", 21, None),         # Uncalibrated OD
+])
+def test_a_value_calibration_survives_the_bridge_and_a_tiff(ij, tmp_path, kind, function,
+                                                            coefficients):
+    """The result of "FM2S Denoise" measured in raw grey values: the function was dropped."""
+    import jpype
+
+    from fm2s import io
+    from fm2s.imagej.convert import from_imageplus, to_imageplus
+
+    imp = ij.IJ.createImage("c", f"{kind} noise", 24, 16, 2)
+    cal = imp.getCalibration()
+    cal.setFunction(function, None if coefficients is None else
+                    jpype.JArray(jpype.JDouble)(coefficients), "OD")
+    imp.setCalibration(cal)
+    da = from_imageplus(imp)
+    for back in (to_imageplus(da), to_imageplus(da.values, template=imp),
+                 ij.IJ.openImage(str(io.write_tiff(tmp_path / f"{kind}.tif", da)))):
+        got = back.getCalibration()
+        assert int(got.getFunction()) == function and str(got.getValueUnit()) == "OD"
+        if coefficients is not None:
+            assert list(got.getCoefficients()) == coefficients
+        assert back.getStatistics().mean == pytest.approx(imp.getStatistics().mean)
