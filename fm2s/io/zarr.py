@@ -68,10 +68,16 @@ def read_zarr(path: str | os.PathLike[str]) -> Any:
         dims = tuple(axes.canonical_dims([a["name"] for a in ngff_axes]).values())
     except ValueError as exc:
         raise ValueError(f"{path.name}: {exc}") from None
-    scale = _scale(node.metadata.get("coordinateTransformations"), data.ndim)
-    attrs = dict(zarr.open_group(str(path), mode="r").attrs.asdict().get(ATTRS_KEY) or {})
-    meta = ImageMetadata.from_attrs(attrs)
+    scale, shift = _transforms(node.metadata.get("coordinateTransformations"), data.ndim)
+    group_attrs = zarr.open_group(str(path), mode="r").attrs.asdict()
+    meta = ImageMetadata.from_attrs(dict(group_attrs.get(ATTRS_KEY) or {}))
     meta.calibration = _calibration(dims, ngff_axes, scale)
+    for dim, field in _ORIGINS.items():  # NGFF's translation is physical, ImageJ's origin pixels
+        if dim in dims and shift[dims.index(dim)] and scale[dims.index(dim)]:
+            setattr(meta.calibration, field, -shift[dims.index(dim)] / scale[dims.index(dim)])
+    n_channels = data.shape[dims.index("ch")] if "ch" in dims else 1
+    omero = dict(group_attrs.get("ome", group_attrs).get("omero") or {})
+    _channels_from_omero(meta, omero.get("channels") or [], n_channels)
     meta.source_path, meta.source_format = str(path), "ome-zarr"
     meta.source_axes = "".join(a["name"] for a in ngff_axes)
     da = xr.DataArray(data, dims=dims)
@@ -80,11 +86,57 @@ def read_zarr(path: str | os.PathLike[str]) -> Any:
                         attrs=meta.to_attrs())
 
 
-def _scale(transforms: Any, ndim: int) -> list[float]:
+#: The calibration's origin (in pixels) of each space dim.
+_ORIGINS = {"col": "x_origin", "row": "y_origin", "pln": "z_origin"}
+
+
+def _transforms(transforms: Any, ndim: int) -> tuple[list[float], list[float]]:
+    """The full-resolution level's scale and translation (ones and zeros when absent)."""
+    scale, shift = [1.0] * ndim, [0.0] * ndim
     for step in (transforms or [[]])[0]:
         if step.get("type") == "scale":
-            return [float(v) for v in step["scale"]]
-    return [1.0] * ndim
+            scale = [float(v) for v in step["scale"]]
+        elif step.get("type") == "translation":
+            shift = [float(v) for v in step["translation"]]
+    return scale, shift
+
+
+def _channels_from_omero(meta: ImageMetadata, channels: list[dict], n_channels: int) -> None:
+    """Channel names, colours and display windows from NGFF's ``omero`` block, where fm2s's
+    own record has none and there is one entry per channel."""
+    if len(channels) != n_channels:
+        return
+    if meta.channel_names is None and any(c.get("label") for c in channels):
+        meta.channel_names = [str(c.get("label", "")) for c in channels]
+    windows = [c.get("window") or {} for c in channels]
+    if meta.display_ranges is None and all("start" in w and "end" in w for w in windows):
+        meta.display_ranges = [(float(w["start"]), float(w["end"])) for w in windows]
+    colours = [str(c.get("color", "")) for c in channels]
+    if meta.luts is None and all(len(c) == 6 for c in colours):
+        ramp = np.arange(256) / 255.0
+        meta.luts = np.stack([np.outer([int(c[i:i + 2], 16) for i in (0, 2, 4)], ramp)
+                              for c in colours]).round().astype(np.uint8)
+
+
+def _omero(meta: ImageMetadata, n_channels: int, dtype: Any) -> dict[str, Any] | None:
+    """NGFF's ``omero`` block (what viewers show: names, colours, windows) from the model."""
+    names, ranges, luts = meta.channel_names, meta.display_ranges, meta.luts
+    if not any(x is not None and len(x) == n_channels for x in (names, ranges, luts)):
+        return None
+    channels = []
+    for k in range(n_channels):
+        channel: dict[str, Any] = {"active": True}
+        if names is not None and len(names) == n_channels:
+            channel["label"] = names[k]
+        if luts is not None and len(luts) == n_channels:
+            channel["color"] = "".join(f"{int(v):02X}" for v in np.asarray(luts[k])[:, -1])
+        if ranges is not None and len(ranges) == n_channels:
+            lo, hi = ranges[k]
+            full = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
+            channel["window"] = {"start": lo, "end": hi, "min": float(full.min) if full else lo,
+                                 "max": float(full.max) if full else hi}
+        channels.append(channel)
+    return {"channels": channels}
 
 
 def _calibration(dims: tuple[str, ...], ngff_axes: list[dict], scale: list[float]) -> Calibration:
@@ -160,12 +212,21 @@ def write_zarr(path: str | os.PathLike[str], image: Any, metadata: dict | None =
         units["t"] = _ALSO.get(cal.time_unit, cal.time_unit)
     kept = {k: v for k, v in meta.to_attrs().items()
             if k not in CALIBRATION_FIELDS and not k.startswith("source_")}
+    shift = [-float(getattr(cal, _ORIGINS[d])) * scale[_NGFF_NAME[d]] if d in _ORIGINS else 0.0
+             for d in dims]
+    omero = _omero(meta, image.sizes.get("ch", 1), image.dtype)
 
     def write(tmp: Path) -> None:
         root = zarr.open_group(str(tmp), mode="w")
         write_image(image=data, group=root, axes=[_NGFF_NAME[d] for d in dims],
                     scale_factors=(), scale=scale, axes_units=units or None,
-                    storage_options={"chunks": chunks})
+                    storage_options={"chunks": chunks}, **({"omero": omero} if omero else {}))
+        if any(shift):  # ome-zarr writes a zero translation; NGFF's is physical
+            ome = root.attrs["ome"]
+            steps = ome["multiscales"][0]["datasets"][0]["coordinateTransformations"]
+            steps[:] = [t for t in steps if t["type"] != "translation"]
+            steps.append({"type": "translation", "translation": [v + 0.0 for v in shift]})
+            root.attrs["ome"] = ome
         root.attrs[ATTRS_KEY] = jsonable(kept)
 
     return atomic_write_dir(path, write, overwrite=overwrite)

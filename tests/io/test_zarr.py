@@ -102,3 +102,35 @@ def test_a_scale_without_units_is_kept(tmp_path):
     # no scale at all stays uncalibrated
     _ngff_store(tmp_path / "none.zarr", {"z": 1.0, "y": 1.0, "x": 1.0}, None)
     assert io.read_zarr(tmp_path / "none.zarr").attrs["x_spacing"] is None
+
+
+def test_translation_and_channel_names_colours_windows_are_kept(tmp_path, capsys):
+    # both were dropped: the result moved to the origin and lost its omero block
+    from ome_zarr.writer import write_image
+
+    data = np.random.default_rng(0).poisson(200, (2, 3, 32, 32)).astype(np.uint16)
+    root = zarr.open_group(str(tmp_path / "in" / "a.zarr"), mode="w")
+    write_image(data, root, axes="czyx", scale_factors=())
+    ome = dict(root.attrs["ome"])
+    multiscale = ome["multiscales"][0]
+    for axis in multiscale["axes"][1:]:
+        axis["unit"] = "micrometer"
+    multiscale["datasets"][0]["coordinateTransformations"] = [
+        {"type": "scale", "scale": [1.0, 2.0, 0.5, 0.5]},
+        {"type": "translation", "translation": [0.0, 10.0, 100.0, 200.0]}]
+    ome["omero"] = {"channels": [
+        {"label": "DAPI", "color": "0000FF", "window": {"start": 5, "end": 400, "min": 0, "max": 65535}},
+        {"label": "GFP", "color": "00FF00", "window": {"start": 0, "end": 300, "min": 0, "max": 65535}}]}
+    root.attrs["ome"] = ome
+    image = io.read_zarr(tmp_path / "in" / "a.zarr")
+    assert image.coords["col"].values[0] == 200.0 and image.coords["pln"].values[0] == 10.0
+    assert image.attrs["channel_names"] == ["DAPI", "GFP"]
+    assert main(["denoise", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--schedule",
+                 "quick", "--seed", "0", "--threads", "1", "--no-progress"]) == 0
+    out = zarr.open_group(str(tmp_path / "out" / "a_fm2s.zarr"), mode="r").attrs["ome"]
+    steps = out["multiscales"][0]["datasets"][0]["coordinateTransformations"]
+    assert steps[1] == {"type": "translation", "translation": [0.0, 10.0, 100.0, 200.0]}
+    channels = out["omero"]["channels"]
+    assert [(c["label"], c["color"], c["window"]["start"], c["window"]["end"])
+            for c in channels] == [("DAPI", "0000FF", 5, 400), ("GFP", "00FF00", 0, 300)]
+    assert channels[0]["window"]["max"] == 65535
