@@ -7,7 +7,8 @@ done first: one pass over the data for each channel's intensity range (and its N
 the training of each channel's shared model on up to ``MAX_SHARED_PLANES`` evenly spaced planes,
 the same planes and generators an in-memory run uses. The trained models travel with the task
 graph; every block of whole planes is then denoised where it is computed. The pixels are the
-ones :func:`fm2s.denoise` gives for the same data in memory and the same seed.
+ones :func:`fm2s.denoise` gives for the same data in memory and the same seed, to the rounding
+of float32 arithmetic done in other batches: an integer output can differ by one grey level.
 
 Only ``stack_mode="shared"`` (the default for crop schedules) can be lazy: per-plane training
 would have to run in order, plane after plane.
