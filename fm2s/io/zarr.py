@@ -1,10 +1,11 @@
 """OME-Zarr (NGFF) images, read and written chunk by chunk through ome-zarr-py.
 
 Reading gives a lazy DataArray (Dask) of the image's full-resolution level, with fm2s's dims
-(NGFF's ``t``, ``c``, ``z``, ``y``, ``x`` are :mod:`fm2s.axes` aliases), its physical scale and
-units as the calibration, and the metadata fm2s wrote, if any. Writing makes one resolution
-level with the same axes, scale, units, dtype and chunks of whole planes (NGFF 0.5, zarr v3)
-into a temporary folder renamed into place when complete. A lazy image is computed chunk by
+(NGFF's ``t``, ``c``, ``z``, ``y``, ``x`` are :mod:`fm2s.axes` aliases), its physical scale,
+units and translation as the calibration, the channels' names, colours and windows of the
+``omero`` block, and the metadata fm2s wrote, if any. Writing makes one resolution level with
+the same axes, scale, units, translation, ``omero`` channels, dtype and chunks of whole planes
+(NGFF 0.5, zarr v3) into a temporary folder renamed into place when complete. A lazy image is computed chunk by
 chunk under the Dask scheduler in use (``fm2s denoise``: one chunk at a time in its process, or
 on the cluster's workers).
 """
