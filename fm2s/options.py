@@ -305,6 +305,12 @@ def validate_options(**values: Any) -> Options:
         if opt.name in given and not opt.applies_to(method):
             raise OptionError(opt.name, f"{opt.name} does not apply to method {method!r}: "
                               f"{_NO_NOISE_MODEL[method]}; leave {opt.name} out")
+    if method == "n2d" and parsed["tile"] is not None:  # found before training, not after it
+        from .engine.methods.n2d.method import smallest_tile
+
+        if parsed["tile"] < smallest_tile():
+            raise OptionError("tile", f"tile must be at least {smallest_tile()} pixels with "
+                              f"method 'n2d' (or 'none' for no tiling), got {parsed['tile']}")
     if method != "fm2s":
         return Options(values=parsed, params=None, given=given,
                        schedule=_n2d_schedule(method, parsed["schedule"]))

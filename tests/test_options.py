@@ -126,3 +126,11 @@ def test_an_empty_value_is_refused_naming_the_option(name):
     # "seed=" + an empty variable gave a random seed; "bias_sigma=" turned the correction off
     with pytest.raises(OptionError, match=f"{name} has an empty value"):
         validate_options(**{name: " "})
+
+
+def test_a_tile_too_small_for_noise2detail_is_refused_before_training():
+    # tile=17 passed the check and failed after training, saying "got 16" (rounded down)
+    with pytest.raises(OptionError, match="tile must be at least 28 pixels with method 'n2d'.*got 27"):
+        validate_options(method="n2d", tile=27)
+    assert validate_options(method="n2d", tile=28).values["tile"] == 28
+    assert validate_options(method="zsn2n", tile=17).values["tile"] == 17

@@ -56,6 +56,12 @@ class _PairLossMethod:
         return self.schedule if fraction == 1.0 else self.schedule.scaled(fraction)
 
 
+def smallest_tile() -> int:
+    """The smallest ``tile`` Noise2Detail accepts: its tiles, rounded down to a multiple of 4
+    pixels, must be larger than twice the pipeline's receptive radius (12 pixels)."""
+    return (2 * PIPELINE_RADIUS) // 4 * 4 + 4
+
+
 @dataclass(frozen=True)
 class N2DMethod(_PairLossMethod):
     """Noise2Detail (three stages; the model holds the two networks ``f`` and ``g``).
