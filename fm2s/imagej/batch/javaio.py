@@ -11,6 +11,7 @@ import os
 import re
 import sys
 import threading
+from typing import Any
 
 HEADLESS_HINT = (
     "it needs a display (it opens a dialog: java.awt.HeadlessException); install Xvfb "
@@ -32,7 +33,8 @@ class HeadlessGuard:
     ``System.out``/``System.err`` with in-memory streams drained to ``sys.stdout``/``sys.stderr``
     every ``interval`` seconds (so the log still streams, in order), remembers the command that
     was running (via :func:`fm2s.imagej.listener.add_command_hook`) and aborts the macro with a
-    clear message at its next command, or fails it when it ends. The ``HeadlessException``
+    clear message at its next statement (:meth:`watch_statements`) or command, or fails it when
+    it ends. The ``HeadlessException``
     stack trace ImageJ logs is left out, since that message explains it; other Java output,
     traces of other exceptions included, is passed on unchanged. ``FM2S_JAVA_TRACES=1`` in the
     environment passes everything on.
@@ -119,6 +121,32 @@ class HeadlessGuard:
                 self._in_trace[stream] = False
                 kept.append(line)
         return "".join(kept)
+
+    def watch_statements(self, interp: Any) -> None:
+        """Stop the macro run by ``interp`` at the statement right after a command that failed
+        for lack of a display, not at its next command: a built-in such as ``saveAs`` would
+        otherwise run first and write a wrong file. ImageJ's debugger hook (``Debugger``, an
+        interface) is called before every statement; it drains Java's output when there is
+        some and stops the macro once a failure is noted."""
+        import jpype
+
+        guard = self
+
+        @jpype.JImplements("ij.macro.Debugger")
+        class _Watch:
+            @jpype.JOverride
+            def debug(self, interp: Any, mode: int) -> int:
+                if guard.failure is None and (guard._out.size() or guard._err.size()):
+                    guard.drain()
+                if guard.failure is not None:
+                    from ..listener import report_error
+
+                    report_error(guard.failure)
+                return 0
+
+        self._watch = _Watch()  # kept alive while Java holds it
+        interp.setDebugger(self._watch)
+        interp.setDebugMode(int(jpype.JClass("ij.macro.Debugger").RUN_TO_COMPLETION))
 
     def _before_command(self, command: str) -> bool:
         self.drain()

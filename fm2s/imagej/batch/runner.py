@@ -79,6 +79,8 @@ def run_macro_code(code: str, argument: str = "", *, batch_mode: bool = True) ->
     caller_reports_macro_errors(True)
     try:
         with guard, DialogWatchdog() as watchdog:
+            if headless:
+                guard.watch_statements(interp)
             result = interp.run(code, argument)
     except jpype.JException as exc:
         message = interp.getErrorMessage()

@@ -100,13 +100,16 @@ def test_macro_failures_exit_nonzero_with_message(tmp_path):
     assert usage.returncode == 1 and "usage: input=<folder> output=<folder>" in usage.stdout
 
     dialog = tmp_path / "dialog.ijm"
+    saved = tmp_path / "y.tif"
     dialog.write_text(
         'newImage("x", "16-bit ramp", 32, 32, 2);\n'
         'run("Duplicate...", "title=y duplicate");\n'
+        f'saveAs("Tiff", "{saved}");\n'  # would save the source as y.tif: stopped before
         'run("Measure");\n'
     )
     run = run_fm2s("macro", str(dialog), "--display", "headless", env_extra={"FM2S_JAVA_TRACES": "0"})
-    assert run.returncode == 1
+    assert run.returncode == 1 and not saved.exists()
+    assert "line 3" in run.stderr
     assert '"Duplicate...": it needs a display' in run.stderr and "xvfb" in run.stderr
     # the message explains the failure: ImageJ's stack trace of it is left out ...
     assert "java.awt.HeadlessException\n" not in run.stdout + run.stderr
