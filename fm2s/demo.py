@@ -140,17 +140,23 @@ def run_demo(
                       similarity["denoised"], seconds, files, meta)
 
 
+def _inset_side(shape: tuple[int, ...]) -> int:
+    """Side of the zoomed square: ``_INSET``, or half the image's smaller side if less."""
+    return min(_INSET, min(shape[:2]) // 2)
+
+
 def _inset_origin(clean: np.ndarray) -> tuple[int, int]:
-    """Top-left corner of the ``_INSET`` square with the most puncta and filaments in ``clean``
+    """Top-left corner of the inset square with the most puncta and filaments in ``clean``
     (small bright structures: a white top-hat)."""
     from scipy import ndimage
 
     image = clean.astype(np.float64) - float(clean.min())
     background = ndimage.uniform_filter(image, 31) + 0.05 * float(image.max())
     detail = ndimage.white_tophat(image, size=7) / background  # relative to the surroundings
-    sums = ndimage.uniform_filter(detail, _INSET, mode="constant")
-    half = _INSET // 2
-    inner = sums[half:clean.shape[0] - half, half:clean.shape[1] - half]
+    side = _inset_side(clean.shape)
+    sums = ndimage.uniform_filter(detail, side, mode="constant")
+    half = side // 2
+    inner = sums[half:clean.shape[0] - side + half + 1, half:clean.shape[1] - side + half + 1]
     y, x = np.unravel_index(int(np.argmax(inner)), inner.shape)
     return int(y), int(x)
 
@@ -168,7 +174,8 @@ def draw_figure(path: Path, noisy: np.ndarray, denoised: np.ndarray, clean: np.n
 
     top, left = _inset_origin(clean)
     side, gap, label_h = clean.shape[1], 8, 30
-    inset = _INSET * _ZOOM
+    box = _inset_side(clean.shape)
+    inset = box * _ZOOM
     width = 3 * max(side, inset) + 2 * gap
     canvas = Image.new("L", (width, label_h + clean.shape[0] + gap + label_h + inset), 255)
     draw = ImageDraw.Draw(canvas)
@@ -183,10 +190,10 @@ def draw_figure(path: Path, noisy: np.ndarray, denoised: np.ndarray, clean: np.n
         x = i * (max(side, inset) + gap)
         shown = grey(image)
         canvas.paste(Image.fromarray(shown), (x, label_h))
-        draw.rectangle((x + left, label_h + top, x + left + _INSET, label_h + top + _INSET),
+        draw.rectangle((x + left, label_h + top, x + left + box, label_h + top + box),
                        outline=255)
         draw.text((x + 4, 6), label, fill=0, font=font)
-        zoom = shown[top:top + _INSET, left:left + _INSET].repeat(_ZOOM, 0).repeat(_ZOOM, 1)
+        zoom = shown[top:top + box, left:left + box].repeat(_ZOOM, 0).repeat(_ZOOM, 1)
         y = label_h + clean.shape[0] + gap
         draw.text((x + 4, y + 6), f"{_ZOOM}x zoom of the box above", fill=0, font=font)
         canvas.paste(Image.fromarray(zoom), (x, y + label_h))

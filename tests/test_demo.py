@@ -37,3 +37,11 @@ def test_demo_command(tmp_path, capsys):
     denoised_db = float(re.search(r"PSNR denoised\s+([\d.]+) dB", printed).group(1))
     assert re.search(r"denoised in [\d.]+ s", printed)  # speed itself is a benchmark's job
     assert denoised_db > noisy_db + 5.0
+
+
+def test_demo_on_the_smallest_sample_draws_a_smaller_zoom(tmp_path):
+    # sizes 32-96 passed the check and failed drawing the 96-pixel zoom (after the TIFFs)
+    out = tmp_path / "small"
+    assert main(["demo", "-o", str(out), "--size", "32", "--threads", "1"]) == 0
+    with Image.open(out / "fm2s_demo.png") as im:
+        assert im.size[1] >= 32 + 4 * 16

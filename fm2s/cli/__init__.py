@@ -1,4 +1,5 @@
-"""The ``fm2s`` command: denoise TIFF/PNG files from the shell, list presets, run the demo.
+"""The ``fm2s`` command: denoise TIFF/PNG files and OME-Zarr stores from the shell, list
+presets, run the demo.
 
 Examples
 --------
@@ -67,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="fm2s",
-        description="FM2S zero-shot denoising of fluorescence micrographs (TIFF/PNG in, TIFF out).",
+        description="FM2S zero-shot denoising of fluorescence micrographs (TIFF/PNG in, TIFF out; "
+                    "OME-Zarr in, OME-Zarr out).",
     )
     parser.add_argument("--version", action="version", version=f"fm2s {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0,
@@ -79,9 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     p = sub.add_parser(
-        "denoise", parents=[common], help="denoise TIFF/PNG files or folders",
-        description="Denoise each INPUT (TIFF/PNG file, or folder of them) into "
-                    "OUTDIR/<stem>_fm2s.tif. Existing outputs are skipped unless --overwrite.",
+        "denoise", parents=[common], help="denoise TIFF/PNG files, OME-Zarr stores or folders",
+        description="Denoise each INPUT (TIFF/PNG file, OME-Zarr store, or folder of them) into "
+                    "OUTDIR/<stem>_fm2s.tif (<stem>_fm2s.zarr for a store). Existing outputs "
+                    "are skipped unless --overwrite.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR",
@@ -107,10 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "demo", parents=[common], help="denoise a generated sample and write a figure",
         description="Denoise a generated 512 x 512 16-bit fluorescence sample with the default "
-                    "settings and write noisy / denoised / clean PNGs and a labelled figure.",
+                    "settings and write noisy / denoised / clean TIFFs and a labelled figure (PNG).",
     )
     p.add_argument("-o", "--output", default="fm2s-demo", metavar="DIR",
-                   help="folder for the PNGs (default ./fm2s-demo)")
+                   help="folder for the files (default ./fm2s-demo)")
     p.add_argument("--size", type=int, default=512, help="image side in pixels (default 512)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample and of FM2S")
     p.add_argument("--threads", type=int, default=None, metavar="N",
