@@ -15,6 +15,17 @@ from .api import denoise, denoise_with_metadata
 from .options import OPTIONS, OptionError, validate_options
 from .presets import NOISE_LEVELS, list_presets, resolve_params
 
+
+def __getattr__(name: str) -> object:
+    """``fm2s.io`` (file reading and writing) without ``import fm2s.io``, imported when first
+    used: tifffile and xarray are not loaded by ``import fm2s``."""
+    if name == "io":
+        import importlib
+
+        return importlib.import_module(".io", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "NOISE_LEVELS",
     "OPTIONS",

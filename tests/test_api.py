@@ -508,3 +508,11 @@ def test_a_stack_is_denoised_in_little_more_memory_than_its_output():
         tracemalloc.stop()
     assert out.shape == stack.shape and out.dtype == stack.dtype
     assert peak < 2.0 * stack.nbytes
+
+
+def test_fm2s_io_is_reachable_from_import_fm2s_and_loaded_only_when_used():
+    # docs/cluster.md's example, `import fm2s` then fm2s.io.read_zarr, raised AttributeError
+    code = ("import sys, fm2s; assert 'xarray' not in sys.modules; "
+            "assert callable(fm2s.io.read_zarr) and callable(fm2s.io.write_tiff); print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
