@@ -119,7 +119,8 @@ class Run:
             resolved["intensity_range"] = [[m.lo, m.hi] for m in maps]
         meta: dict[str, Any] = {"fm2s_version": __version__}
         meta.update({f"fm2s_{o.name}": resolved[o.name] for o in OPTIONS
-                     if resolved[o.name] is not None and o.applies_to(opts.method)})
+                     if (resolved[o.name] is not None or o.none_is_off)  # none: turned off
+                     and o.applies_to(opts.method)})
         given = opts.values["schedule"]
         if opts.method != "fm2s":  # no noise model; the schedule, a few numbers, in full
             meta["fm2s_training_precision"] = self.training_precision

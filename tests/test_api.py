@@ -516,3 +516,15 @@ def test_fm2s_io_is_reachable_from_import_fm2s_and_loaded_only_when_used():
             "assert callable(fm2s.io.read_zarr) and callable(fm2s.io.write_tiff); print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_tiling_turned_off_is_recorded(tmp_path):
+    # a record without fm2s_tile could not be told from an older one (read as the default)
+    from fm2s import io
+
+    x = np.random.default_rng(0).poisson(50, (32, 32)).astype(np.uint16)
+    _, meta = fm2s.denoise_with_metadata(x, tile=None, schedule=TINY, seed=0)
+    assert "fm2s_tile" in meta and meta["fm2s_tile"] is None
+    da = _run(xr.DataArray(x, dims=("row", "col")), tile="none")
+    back = io.read_image(io.write_tiff(tmp_path / "t.tif", da))
+    assert "fm2s_tile" in back.attrs and back.attrs["fm2s_tile"] is None
