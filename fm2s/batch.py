@@ -302,9 +302,10 @@ def source_label(job: Job) -> str:
 
 
 def _existing(job: Job) -> tuple[str, str]:
-    """Skip a job whose output exists, unless another input made it (two inputs of one name,
-    ``a.tif`` and ``a.png``, or one name in two folders): resuming must not pass that off as
-    this input's result."""
+    """Skip a job whose output exists, unless its record names another input (``a.png``'s
+    result where ``a.tif``'s would go): resuming must not pass that off as this input's result.
+    The record keeps the input's name, not its folder: a same-named input from another folder
+    is not told apart."""
     from .io import read_image
 
     try:
