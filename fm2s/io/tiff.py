@@ -92,6 +92,7 @@ def read_tiff(path: str | os.PathLike[str], series: int = 0, *, lazy: bool = Fal
         if not 0 <= series < len(tif.series):
             raise ValueError(f"{path.name} has {len(tif.series)} image series, not {series + 1}")
         chosen = tif.series[series]
+        _check_imagej_planes(path, tif, chosen)
         data = lazy_pixels(path, series) if lazy else chosen.asarray()
         data, letters = _without_alpha(tif.pages[0], data, chosen.axes)
         rgb = "S" in letters and data.shape[letters.index("S")] == 3 and \
@@ -114,6 +115,23 @@ def read_tiff(path: str | os.PathLike[str], series: int = 0, *, lazy: bool = Fal
     da = axes.in_order(da)
     return xr.DataArray(da.data, dims=da.dims, coords=meta.coords(dict(da.sizes)),
                         attrs=meta.to_attrs())
+
+
+def _check_imagej_planes(path: Path, tif: Any, chosen: Any) -> None:
+    """Raise when an ImageJ TIFF holds fewer planes than its header says (a truncated file:
+    tifffile then gives what it can read, the first plane, with only a warning)."""
+    if not tif.is_imagej:
+        return
+    try:
+        said = int((tif.imagej_metadata or {}).get("images", 1))
+    except (TypeError, ValueError):
+        return
+    plane_axes = sum(1 for a in chosen.axes if a in "YXS")
+    found = int(np.prod(chosen.shape[:len(chosen.shape) - plane_axes], dtype=np.int64))
+    if found < said:
+        raise ValueError(
+            f"{path.name}: its ImageJ header says {said} planes, but only {found} can be read "
+            "(a truncated or damaged file?); nothing was denoised; copy the file again")
 
 
 def _without_alpha(page: Any, data: Any, letters: str) -> tuple[Any, str]:

@@ -317,3 +317,15 @@ def test_alpha_samples_are_dropped(tmp_path, planar):
     grey = io.read_tiff(tmp_path / "la.tif")
     assert grey.dims == ("row", "col")
     np.testing.assert_array_equal(grey.values, rgba[..., 0])
+
+
+def test_a_truncated_imagej_stack_is_refused_not_read_as_one_plane(tmp_path):
+    # tifffile warned and gave the first plane: 4 of 5 planes were lost with exit code 0
+    stack = np.random.default_rng(0).poisson(50, (5, 40, 40)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "stack.tif", stack, imagej=True)
+    whole = (tmp_path / "stack.tif").read_bytes()
+    (tmp_path / "cut.tif").write_bytes(whole[:int(len(whole) * 0.6)])
+    for lazy in (False, True):
+        with pytest.raises(ValueError, match="header says 5 planes, but only 1 can be read"):
+            io.read_tiff(tmp_path / "cut.tif", lazy=lazy)
+    assert io.read_tiff(tmp_path / "stack.tif").shape == (5, 40, 40)
