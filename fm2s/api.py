@@ -125,6 +125,7 @@ def denoise_with_metadata(
                             numpy_input=False)
             n_planes = int(np.prod(shape, dtype=np.int64)) // (shape[row] * shape[col])
             run = resolve_run(validate_options(**options), n_planes)
+            check_plane_for_method(shape[row], shape[col], run.options.method)
             return denoise_lazy(image, row, col, ch, run, progress)
         data = np.asarray(image.values)
     else:
@@ -134,6 +135,7 @@ def denoise_with_metadata(
     check_image(data, row, col, numpy_input=not is_dataarray)
     n_planes = data.size // (data.shape[row] * data.shape[col])
     run = resolve_run(validate_options(**options), n_planes)
+    check_plane_for_method(data.shape[row], data.shape[col], run.options.method)
     try:
         out, maps, settings = _denoise_array(data, row, col, ch, run, progress)
     except (MemoryError, RuntimeError) as exc:
@@ -174,6 +176,20 @@ def check_image(data: np.ndarray, row: int, col: int, *, numpy_input: bool = Tru
         bad = int(np.count_nonzero(~np.isfinite(data)))
         if bad:
             raise nonfinite_error(bad)
+
+
+def check_plane_for_method(height: int, width: int, method: str) -> None:
+    """Raise a clear :class:`fm2s.errors.ImageError` for planes too small for ``method``
+    (Noise2Detail pads each plane by its receptive radius, which must be less than its side)."""
+    if method != "n2d":
+        return
+    from .engine.methods.n2d.method import smallest_plane
+
+    least = smallest_plane()
+    if min(height, width) < least:
+        raise ImageError(f"image planes are {height} x {width} pixels; Noise2Detail (method "
+                         f"'n2d') needs at least {least} x {least}: use method 'fm2s' or "
+                         "'zsn2n' for smaller planes")
 
 
 def _denoise_array(

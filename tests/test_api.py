@@ -528,3 +528,12 @@ def test_tiling_turned_off_is_recorded(tmp_path):
     da = _run(xr.DataArray(x, dims=("row", "col")), tile="none")
     back = io.read_image(io.write_tiff(tmp_path / "t.tif", da))
     assert "fm2s_tile" in back.attrs and back.attrs["fm2s_tile"] is None
+
+
+@pytest.mark.parametrize("side", [11, 12])
+def test_planes_too_small_for_noise2detail_get_a_clear_error(side):
+    # a torch padding error ("Padding size should be less than...") came through
+    image = np.random.default_rng(0).poisson(50, (side, 40)).astype(np.uint16)
+    with pytest.raises(fm2s.errors.ImageError, match="Noise2Detail .* needs at least 13 x 13"):
+        fm2s.denoise(image, method="n2d", schedule="quick", seed=0)
+    assert fm2s.denoise(image, method="zsn2n", schedule="quick", seed=0).shape == image.shape

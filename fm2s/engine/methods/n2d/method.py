@@ -56,6 +56,12 @@ class _PairLossMethod:
         return self.schedule if fraction == 1.0 else self.schedule.scaled(fraction)
 
 
+def smallest_plane() -> int:
+    """The smallest plane side Noise2Detail accepts: each plane is padded by the pipeline's
+    receptive radius (12 pixels, by reflection), which must be less than its side."""
+    return PIPELINE_RADIUS + 1
+
+
 def smallest_tile() -> int:
     """The smallest ``tile`` Noise2Detail accepts: its tiles, rounded down to a multiple of 4
     pixels, must be larger than twice the pipeline's receptive radius (12 pixels)."""
