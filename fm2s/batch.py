@@ -83,8 +83,11 @@ def collect_inputs(inputs: Sequence[str | Path]) -> tuple[list[Path], list[str]]
             if not found:
                 errors.append(f"{path}: folder contains no TIFF or PNG images")
             candidates = found
-        elif path.exists():
+        elif path.is_file() or is_zarr(path):
             candidates = [path]
+        elif path.exists():  # a FIFO or a device: reading it could wait forever
+            errors.append(f"{path}: not a regular file or folder")
+            candidates = []
         else:
             errors.append(f"{path}: no such file or folder")
             candidates = []

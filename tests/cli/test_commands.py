@@ -227,6 +227,9 @@ def test_missing_input_and_usage_errors(tmp_path, capsys):
     code = main(["denoise", str(tmp_path / "nope.tif"), "-o", str(tmp_path / "out"), *FAST])
     assert code == 1 and "nope.tif: no such file or folder" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # no empty output folder left behind
+    os.mkfifo(tmp_path / "fifo.tif")  # reading it waited forever
+    code = main(["denoise", str(tmp_path / "fifo.tif"), "-o", str(tmp_path / "out"), *FAST])
+    assert code == 1 and "fifo.tif: not a regular file or folder" in capsys.readouterr().err
     assert main(["denoise", "x.tif"]) == 2  # -o is required (argparse)
     assert main(["--help"]) == 0
     assert "denoise" in capsys.readouterr().out
