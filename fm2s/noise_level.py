@@ -191,7 +191,7 @@ def choose_level(planes: np.ndarray, preset: str) -> LevelChoice:
     note = None
     if measured < MIN_AVERAGED / 1.5:
         note = (f"the noise is stronger than in the preset's single captures (as if "
-                f"{level_name(measured)}); using avg1, the noisiest setting")
+                f"{measured:.3g} of a capture); using avg1, the noisiest setting")
     elif too_clean:
         note = (f"the noise is weaker than the preset's least noisy setting, avg16, is made "
                 f"for (as if {measured:.3g} captures were averaged): ")

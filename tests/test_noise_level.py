@@ -47,6 +47,7 @@ def test_noisier_than_a_single_capture_is_avg1_with_a_note():
     choice = choose_level(_with_variance(REFERENCE_VARIANCE["confocal"] * 3), "confocal")
     assert choice.level == "avg1" and choice.measured < 0.5
     assert "stronger than in the preset's single captures" in choice.note
+    assert f"(as if {choice.measured:.3g} of a capture)" in choice.note  # was "as if avg0.333"
 
 
 def test_far_less_noise_than_avg16_is_reported_and_keeps_part_of_the_input():
