@@ -62,16 +62,21 @@ class Calibration:
     finterval: float | None = None
     time_unit: str = "s"
 
-    def coords(self, sizes: Mapping[str, int]) -> dict[str, Any]:
-        """Coordinates of the dims in ``sizes``: ``(index - origin) * spacing`` with ``units``."""
-        import xarray as xr
-
-        spec = {
+    def axes(self) -> dict[str, tuple[float | None, float, str]]:
+        """Each calibrated dim's ``(spacing, origin in pixels, unit)``: ``col``, ``row`` and
+        ``pln``, each in its own unit, and ``t``."""
+        return {
             "col": (self.x_spacing, self.x_origin, self.unit),
             "row": (self.y_spacing, self.y_origin, self.y_unit or self.unit),
             "pln": (self.z_spacing, self.z_origin, self.z_unit or self.unit),
             "t": (self.finterval, 0.0, self.time_unit),
         }
+
+    def coords(self, sizes: Mapping[str, int]) -> dict[str, Any]:
+        """Coordinates of the dims in ``sizes``: ``(index - origin) * spacing`` with ``units``."""
+        import xarray as xr
+
+        spec = self.axes()
         coords: dict[str, Any] = {}
         for dim, n in sizes.items():
             if dim in spec:

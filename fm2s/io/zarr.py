@@ -201,19 +201,19 @@ def write_zarr(path: str | os.PathLike[str], image: Any, metadata: dict | None =
     data = image.data if hasattr(image.data, "dask") else dask_array.from_array(np.asarray(image.data))
     chunks = tuple(1 for _ in dims[:-2]) + tuple(image.shape[-2:])
     data = data.rechunk(chunks)
-    steps = {"col": cal.x_spacing, "row": cal.y_spacing, "pln": cal.z_spacing, "t": cal.finterval}
-    scale = {_NGFF_NAME[d]: float(steps.get(d) or 1.0) for d in dims}
+    calibrated = cal.axes()  # (spacing, origin in pixels, unit) of each calibrated dim
+    scale = {_NGFF_NAME[d]: float(calibrated.get(d, (None,))[0] or 1.0) for d in dims}
     units: dict[str, str] = {}
     if cal.unit != "pixel":
-        per_axis = {"col": cal.unit, "row": cal.y_unit or cal.unit, "pln": cal.z_unit or cal.unit}
         for d in ("pln", "row", "col"):
             if d in dims:
-                units[_NGFF_NAME[d]] = _ALSO.get(per_axis[d], per_axis[d])
+                unit = calibrated[d][2]
+                units[_NGFF_NAME[d]] = _ALSO.get(unit, unit)
     if "t" in dims and cal.finterval is not None:
         units["t"] = _ALSO.get(cal.time_unit, cal.time_unit)
     kept = {k: v for k, v in meta.to_attrs().items()
             if k not in CALIBRATION_FIELDS and not k.startswith("source_")}
-    shift = [-float(getattr(cal, _ORIGINS[d])) * scale[_NGFF_NAME[d]] if d in _ORIGINS else 0.0
+    shift = [-float(calibrated[d][1]) * scale[_NGFF_NAME[d]] if d in _ORIGINS else 0.0
              for d in dims]
     omero = _omero(meta, image.sizes.get("ch", 1), image.dtype)
 
@@ -224,9 +224,9 @@ def write_zarr(path: str | os.PathLike[str], image: Any, metadata: dict | None =
                     storage_options={"chunks": chunks}, **({"omero": omero} if omero else {}))
         if any(shift):  # ome-zarr writes a zero translation; NGFF's is physical
             ome = root.attrs["ome"]
-            steps = ome["multiscales"][0]["datasets"][0]["coordinateTransformations"]
-            steps[:] = [t for t in steps if t["type"] != "translation"]
-            steps.append({"type": "translation", "translation": [v + 0.0 for v in shift]})
+            transforms = ome["multiscales"][0]["datasets"][0]["coordinateTransformations"]
+            transforms[:] = [t for t in transforms if t["type"] != "translation"]
+            transforms.append({"type": "translation", "translation": [v + 0.0 for v in shift]})
             root.attrs["ome"] = ome
         root.attrs[ATTRS_KEY] = jsonable(kept)
 
