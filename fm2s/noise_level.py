@@ -78,7 +78,8 @@ _FALLBACK_REFERENCE = "twophoton"
 #: Per preset, how fast the level rises with the measured captures (slope) and where it
 #: leaves avg1 (knee): fitted on the avg1, avg2 and avg4 images made from the shared FMD
 #: captures (three fields each for confocal and two-photon, two for wide-field), for the
-#: smallest worst-case loss against the best published column (BENCHMARKS.md, "Noise level").
+#: smallest worst-case loss against the best published column (BENCHMARKS.md, "Noise level";
+#: ``benchmarks/fit_noise_level.py`` makes the fit, and checks it on a field left out).
 #: ``srdtrans`` and ``base`` have one column; their level is measured with the two-photon
 #: mapping and only recorded.
 LEVEL_MAPPING: dict[str, tuple[float, float]] = {
