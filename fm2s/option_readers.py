@@ -8,6 +8,7 @@ them in its table of options. Torch-free.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Callable
 from typing import Any
@@ -40,7 +41,15 @@ def read_number(name: str, value: Any) -> float:
 
 
 def read_whole(name: str, value: Any) -> int:
-    """``value`` as a whole number (``3.0`` and ``"3"`` are 3)."""
+    """``value`` as a whole number (``3.0`` and ``"3"`` are 3).
+
+    Integers and their text are read exactly, at any size (a seed above 2**53 is not rounded
+    through a float); other numbers must be whole.
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
     try:
         number = read_number(name, value)
     except ValueError:
