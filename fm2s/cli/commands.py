@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..options import OPTION_NAMES, OptionError, validate_options
+from ..options import OPTION_NAMES, OptionError, option, validate_options
 from ..presets import PARAMETER_NAMES
 from .errors import UsageError, usage_error
 
@@ -38,9 +38,16 @@ def denoise_options(args: argparse.Namespace) -> dict[str, Any]:
         if key not in PARAMETER_NAMES:
             raise UsageError(f"--set: unknown FM2S parameter(s) {key}; overridable parameters "
                              f"are: {', '.join(PARAMETER_NAMES)}")
+        if key in options:  # the last would win, whatever each said
+            raise UsageError(f"--set {key} is given twice; give each parameter once")
         options[key] = value.strip()
-    options.update({name: getattr(args, name) for name in OPTION_NAMES
-                    if getattr(args, name, None) is not None})
+    flags = {name: getattr(args, name) for name in OPTION_NAMES
+             if getattr(args, name, None) is not None}
+    both = sorted(set(options) & set(flags))
+    if both:  # the flag won, before or after --set
+        raise UsageError(f"{both[0]} is given both as --set {both[0]}=... and as "
+                         f"{option(both[0]).flag}; give it once")
+    options.update(flags)
     try:
         validate_options(**options)
     except OptionError as exc:

@@ -181,6 +181,9 @@ def test_an_output_made_from_another_input_is_not_taken_for_this_ones(tmp_path, 
         (["--schedule", "slow"], "unknown schedule 'slow'"),
         (["--bias-sigma", "-1"], "--bias-sigma must be >= 0"),
         (["--tile", "big"], "--tile must be a number of pixels or 'none'"),
+        # the flag won over --set, before or after it, and the last --set won
+        (["--k-g", "150", "--set", "k_g=20"], "k_g is given both as --set k_g=... and as --k-g"),
+        (["--set", "k_g=150", "--set", "k_g=20"], "--set k_g is given twice"),
     ],
 )
 def test_bad_options_exit_2_with_the_core_message(tmp_path, capsys, extra, message):
