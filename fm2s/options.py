@@ -12,6 +12,7 @@ Torch-free: importing this module and validating options is cheap.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -289,10 +290,13 @@ def validate_options(**values: Any) -> Options:
     """
     unknown = sorted(set(values) - set(OPTION_NAMES))
     if unknown:
+        guesses = [f"{name} (did you mean {closest_option(name)}?)" if closest_option(name)
+                   else name for name in unknown]
         raise OptionError(
             unknown[0],
-            f"unknown option(s) {', '.join(unknown)}; valid options are: {', '.join(OPTION_NAMES)} "
-            f"(the overridable FM2S parameters are {', '.join(PARAMETER_NAMES)})",
+            f"unknown option(s) {', '.join(guesses)}; valid options are: "
+            f"{', '.join(OPTION_NAMES)} (the overridable FM2S parameters are "
+            f"{', '.join(PARAMETER_NAMES)})",
         )
     given = frozenset(k for k, v in values.items()
                       if v is not None or _BY_NAME[k].none_is_off)
@@ -320,6 +324,20 @@ def validate_options(**values: Any) -> Options:
     if auto:
         params = None
     return Options(values=parsed, params=params, schedule=schedule, given=given)
+
+
+def closest_option(name: str) -> str | None:
+    """The option an unknown name most likely meant (``noise-level``, ``noiselevel`` and
+    ``threads`` name ``noise_level``, ``noise_level`` and ``num_threads``), or None."""
+    text = str(name).strip().lower().lstrip("-").replace("-", "_")
+    by_flag = {o.flag.lstrip("-").replace("-", "_"): o.name for o in OPTIONS}
+    squashed = {o.name.replace("_", ""): o.name for o in OPTIONS}
+    found = by_flag.get(text) or squashed.get(text.replace("_", ""))
+    if found is None:
+        close = difflib.get_close_matches(text, OPTION_NAMES, n=1, cutoff=0.6)
+        starts = [o for o in OPTION_NAMES if len(text) > 2 and o.startswith(text)]
+        found = close[0] if close else starts[0] if len(starts) == 1 else None
+    return found
 
 
 def fm2s_setting(values: Mapping[str, Any], level: str) -> tuple[FM2SParams, Schedule]:

@@ -134,3 +134,17 @@ def test_a_tile_too_small_for_noise2detail_is_refused_before_training():
         validate_options(method="n2d", tile=27)
     assert validate_options(method="n2d", tile=28).values["tile"] == 28
     assert validate_options(method="zsn2n", tile=17).values["tile"] == 17
+
+
+@pytest.mark.parametrize(("name", "meant"), [
+    ("noiselevel", "noise_level"), ("noise-level", "noise_level"), ("threads", "num_threads"),
+    ("seeds", "seed"), ("kg", "k_g"), ("intensity", "intensity_range"),
+])
+def test_an_unknown_option_is_refused_naming_the_closest_one(name, meant):
+    # the message listed every option, and left finding the misspelled one to the reader
+    from fm2s.imagej.macro_options import CommandError, read_macro_options
+
+    with pytest.raises(OptionError, match=rf"unknown option\(s\) {name} \(did you mean {meant}\?\)"):
+        validate_options(**{name: "1"})
+    with pytest.raises(CommandError, match=rf"did you mean {meant}\?"):
+        read_macro_options(f"{name}=1")
