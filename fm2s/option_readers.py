@@ -75,6 +75,11 @@ def read_seed(value: Any) -> int | None:
         return None
     if not isinstance(value, str) and not isinstance(value, bool) and value == -1:
         return None
+    if isinstance(value, str) and re.search(r"\d[eE]", value):
+        # an ImageJ macro writes a number above 2**31 - 1 so, rounded to 5 digits
+        # ("seed="+12345678901 is "seed=1.2346E10"): it would run with another seed
+        raise ValueError(f"seed must be written in digits, got {value!r} (a macro writes a "
+                         "number above 2147483647 rounded, as 1.2346E10: pass it as d2s(seed, 0))")
     seed = read_whole("seed", value)
     if not 0 <= seed < 2**63:
         raise ValueError(f"seed must be between 0 and 2**63 - 1 (or -1/none for random), got {seed}")
