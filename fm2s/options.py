@@ -13,6 +13,7 @@ Torch-free: importing this module and validating options is cheap.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,7 +130,10 @@ class Option:
         except OptionError:
             raise
         except ValueError as exc:
-            raise OptionError(self.name, str(exc)) from None
+            hint = ""
+            if isinstance(value, str) and re.search(r"\d,\d", value):  # "0,5" (a German locale)
+                hint = "; numbers take a point for decimals and no comma (0.5, not 0,5)"
+            raise OptionError(self.name, f"{exc}{hint}") from None
 
 
 def _read_schedule(value: Any) -> str | Schedule | N2DSchedule:

@@ -148,3 +148,14 @@ def test_an_unknown_option_is_refused_naming_the_closest_one(name, meant):
         validate_options(**{name: "1"})
     with pytest.raises(CommandError, match=rf"did you mean {meant}\?"):
         read_macro_options(f"{name}=1")
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("k_g", "0,5"), ("bias_sigma", "2,5"), ("intensity_range", "0,5 100,5"),
+    ("noise_level", "avg2,5"),
+])
+def test_a_decimal_comma_is_refused_saying_how_to_write_the_number(name, text):
+    # "0,5", as a German-locale user writes it, was refused without saying what was wrong
+    with pytest.raises(OptionError, match=r"point for decimals and no comma \(0\.5, not 0,5\)"):
+        validate_options(**{name: text})
+    assert validate_options(intensity_range="100,4095").intensity_range == (100.0, 4095.0)
