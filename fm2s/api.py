@@ -73,8 +73,8 @@ def denoise(
     Raises
     ------
     ValueError
-        For bad input (unsupported dtype, NaN/inf, empty or too-small planes, unknown dims)
-        or a bad option (:class:`fm2s.options.OptionError`, which names it).
+        For bad input (unsupported dtype, NaN/inf, masked pixels, empty or too-small planes,
+        unknown dims) or a bad option (:class:`fm2s.options.OptionError`, which names it).
     MemoryError
         When numpy or torch cannot get the memory; the message names the image, the size
         asked for and the ways out (see :mod:`fm2s.out_of_memory`).
@@ -129,7 +129,7 @@ def denoise_with_metadata(
             return denoise_lazy(image, row, col, ch, run, progress)
         data = np.asarray(image.values)
     else:
-        data = np.asarray(image)
+        data = plain_array(image)
         row, col, ch = axes.numpy_axes(data.ndim, plane_axes, channel_axis)
 
     check_image(data, row, col, numpy_input=not is_dataarray)
@@ -157,6 +157,28 @@ def trains_one_shared_model(options: dict[str, Any]) -> bool:
     validated = validate_options(**options)
     mode = validated.stack_mode
     return mode == "shared" or (mode == "auto" and validated.schedule.crop is not None)
+
+
+def plain_array(image: Any) -> np.ndarray:
+    """``image`` as a plain numpy array (no copy where it is one).
+
+    Raises
+    ------
+    fm2s.errors.ImageError
+        For a masked array with masked pixels: ``numpy.asarray`` would drop the mask, and the
+        values under it (fill values, often far outside the data) would be denoised as pixels
+        and set the intensity range.
+    """
+    if isinstance(image, np.ma.MaskedArray):
+        masked = int(np.ma.count_masked(image))
+        if masked:
+            raise ImageError(
+                f"the image is a masked array with {masked} masked pixel(s); fm2s has no mask "
+                "and would denoise the values under it as pixels",
+                {"python": "fill them with values of the image's own range first, e.g. "
+                           "fm2s.denoise(image.filled(numpy.ma.median(image)))"})
+        return np.asarray(image.data)
+    return np.asarray(image)
 
 
 def check_image(data: np.ndarray, row: int, col: int, *, numpy_input: bool = True) -> None:
