@@ -9,6 +9,7 @@ ImageJ images. Numpy arrays have their plane in the last two axes unless told ot
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
@@ -186,6 +187,13 @@ def sizes_in_order(sizes: Mapping[str, int]) -> tuple[int, ...]:
 
 
 def _normalise(axis: int, ndim: int, what: str) -> int:
-    if not -ndim <= int(axis) < ndim:
+    """``axis`` in ``range(ndim)``; a float or a bool is refused, not truncated by ``int()``."""
+    try:
+        if isinstance(axis, bool):
+            raise TypeError
+        index = operator.index(axis)
+    except TypeError:
+        raise ValueError(f"{what} takes whole numbers (axis indices), got {axis!r}") from None
+    if not -ndim <= index < ndim:
         raise ValueError(f"{what} axis {axis} is out of range for an array with {ndim} dimensions")
-    return int(axis) % ndim
+    return index % ndim

@@ -393,6 +393,10 @@ def test_rgb_without_channel_axis_mentions_channel_axis():
     ({"channel_axis": 5}, "out of range"),
     ({"plane_axes": (0,)}, "two axes"),
     ({"plane_axes": (1, 1)}, "different"),
+    # int() made 1.7 axis 1 and True axis 1 (a (T, Z, C, Y, X) array's z, not its channels)
+    ({"channel_axis": 1.7}, "whole number"),
+    ({"channel_axis": True}, "whole number"),
+    ({"plane_axes": (0.5, 1)}, "whole number"),
 ])
 def test_bad_options_raise_clear_errors(noisy_u8, kwargs, match):
     with pytest.raises(ValueError, match=match):
