@@ -123,8 +123,7 @@ def denoise_with_metadata(
             if min(shape[row], shape[col]) < axes.MIN_PLANE_SIDE:
                 check_image(np.empty((shape[row], shape[col]), image.dtype), 0, 1,
                             numpy_input=False)
-            n_planes = int(np.prod(shape, dtype=np.int64)) // (shape[row] * shape[col])
-            run = resolve_run(validate_options(**options), n_planes)
+            run = resolve_run(validate_options(**options), planes_per_channel(shape, row, col, ch))
             check_plane_for_method(shape[row], shape[col], run.options.method)
             return denoise_lazy(image, row, col, ch, run, progress)
         data = np.asarray(image.values)
@@ -133,8 +132,7 @@ def denoise_with_metadata(
         row, col, ch = axes.numpy_axes(data.ndim, plane_axes, channel_axis)
 
     check_image(data, row, col, numpy_input=not is_dataarray)
-    n_planes = data.size // (data.shape[row] * data.shape[col])
-    run = resolve_run(validate_options(**options), n_planes)
+    run = resolve_run(validate_options(**options), planes_per_channel(data.shape, row, col, ch))
     check_plane_for_method(data.shape[row], data.shape[col], run.options.method)
     try:
         out, maps, settings = _denoise_array(data, row, col, ch, run, progress)
@@ -149,6 +147,13 @@ def denoise_with_metadata(
         result.attrs = with_provenance(result.attrs, meta)
         return result, meta
     return out, meta
+
+
+def planes_per_channel(shape: Sequence[int], row: int, col: int, ch: int | None) -> int:
+    """The planes of one channel of an array of ``shape`` (what the stack mode is chosen for:
+    the channels of one plane are not a stack)."""
+    per_plane = shape[row] * shape[col] * (shape[ch] if ch is not None else 1)
+    return int(np.prod(shape, dtype=np.int64)) // per_plane
 
 
 def trains_one_shared_model(options: dict[str, Any]) -> bool:

@@ -428,6 +428,14 @@ def test_shared_with_reference_schedule_on_a_stack_raises():
         _run(np.zeros((2, 32, 32), np.uint8), schedule="reference", stack_mode="shared")
 
 
+def test_shared_with_a_whole_plane_schedule_on_the_channels_of_one_plane_runs():
+    # The channels were counted as planes of a stack: an RGB plane was refused as a stack.
+    whole = Schedule("whole", stage1_steps=1, noise_draws=3, steps_per_draw=1, crop=None, batch=1)
+    image = np.zeros((24, 24, 3), np.uint8)
+    out = _run(image, channel_axis=-1, schedule=whole, stack_mode="shared")
+    assert out.shape == image.shape
+
+
 # ----------------------------------------------------------------------------- progress
 
 def test_progress_is_monotone_and_counts_planes():
