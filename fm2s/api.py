@@ -25,6 +25,7 @@ from .options import OPTIONS, validate_options
 from .out_of_memory import explain_out_of_memory
 from .planes import DataPlanes, PlaneLayout, UnitPlanes
 from .run import ChannelSetting, Run, resolve_run
+from .spikes import keep_spikes, spike_note
 
 log = logging.getLogger("fm2s")
 
@@ -251,6 +252,8 @@ def _denoise_array(
             cpu_gen, dev_gen = make_generators(channel_seed(run.seed, c), run.device)
             imap = intensity_map_for(source, opts.intensity_range)
             maps.append(imap)
+            if imap.spikes:
+                log.info("fm2s: channel %d: %s", c + 1, spike_note(imap.spikes, imap.hi))
             unit = UnitPlanes(source, imap)
             setting = run.channel_setting(unit, shared_training_planes(len(unit)))
             on_progress = None
@@ -264,6 +267,8 @@ def _denoise_array(
                 on_input_share=share.append, progress=on_progress,
                 out=DataPlanes(target, imap),
             )
+            if imap.spikes:  # hot pixels above the range: kept as they were
+                keep_spikes(target, source, imap.hi)
             settings.append(dataclasses.replace(setting, input_share=share[0] if share else 0.0))
     return out, maps, settings
 

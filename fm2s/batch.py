@@ -294,8 +294,9 @@ def run_job(job: Job, options: dict[str, Any], overwrite: bool = False,
         log.debug("fm2s: %s failed", job.label, exc_info=True)
         return "failed", f"error: {job.label}: {one_line(exc)}"
     from .noise_level import level_lines
+    from .spikes import spike_lines
 
-    chosen = "".join(f"\n  {line}" for line in level_lines(meta))
+    chosen = "".join(f"\n  {line}" for line in level_lines(meta) + spike_lines(meta))
     return "done", f"wrote {job.out} ({seconds:.1f} s){chosen}"
 
 

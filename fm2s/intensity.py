@@ -11,7 +11,9 @@ range. The mapping is:
     denoised together (one channel of a stack). A 12-bit camera in a 16-bit container with a
     camera offset of 100 thus maps its 100..4095 to 0..1 instead of 0.0015..0.062 (which would
     make every window look dark to the noise model). Float data already in [0, 1] is treated the
-    same way. The inverse ``y * (hi - lo) + lo`` is applied afterwards.
+    same way. The inverse ``y * (hi - lo) + lo`` is applied afterwards. Isolated hot pixels
+    far above the rest of the image do not set ``hi``; they are kept as they were
+    (:mod:`fm2s.spikes`).
 
 You can pass ``intensity_range=(lo, hi)`` to fix the range yourself (e.g. the same range for
 every file of an experiment); values outside it are clipped for training and in the output.
@@ -27,16 +29,23 @@ from typing import Any
 import numpy as np
 
 from .errors import ImageError
+from .spikes import SpikeRange, fill_spikes, in_memory_range
 
 SUPPORTED_DTYPES = ("uint8", "uint16", "int16", "float32", "float64")
 
 
 @dataclass(frozen=True)
 class IntensityMap:
-    """An affine map between data values and [0, 1]: ``unit = (x - lo) / (hi - lo)``."""
+    """An affine map between data values and [0, 1]: ``unit = (x - lo) / (hi - lo)``.
+
+    ``spikes`` counts the pixels above ``hi`` set aside as hot pixels (:mod:`fm2s.spikes`):
+    :meth:`to_unit` gives them the median of their neighbours; the result keeps them as they
+    were.
+    """
 
     lo: float
     hi: float
+    spikes: int = 0
 
     def to_unit(self, data: np.ndarray) -> np.ndarray:
         """Map data to float32 in [0, 1] (clipped).
@@ -55,6 +64,8 @@ class IntensityMap:
                 unit -= 0.5 * self.lo
                 unit /= 0.5 * self.hi - 0.5 * self.lo
             np.clip(unit, 0.0, 1.0, out=unit)
+            if self.spikes and data.ndim >= 2:
+                fill_spikes(unit, data, self.hi)
         else:
             unit[...] = 0.0
         return unit.astype(np.float32, copy=False)
@@ -126,7 +137,9 @@ def intensity_map_for(data: np.ndarray, intensity_range: tuple[float, float] | N
     Parameters
     ----------
     data : numpy.ndarray
-        Pixels of one supported type, finite.
+        Pixels of one supported type, finite: one channel, planes in the last two axes.
+        Without ``intensity_range``, isolated hot pixels above the rest of the image do not
+        set the top of the range (:mod:`fm2s.spikes`).
     intensity_range : (float, float), optional
         Explicit ``(lo, hi)``; must satisfy ``lo < hi``.
     """
@@ -134,4 +147,17 @@ def intensity_map_for(data: np.ndarray, intensity_range: tuple[float, float] | N
         return IntensityMap(*check_intensity_range(intensity_range))
     if data.dtype == np.uint8:
         return IntensityMap(0.0, 255.0)
-    return IntensityMap(float(data.min()), float(data.max()))
+    lo, hi = float(data.min()), float(data.max())
+    if data.ndim < 2 or min(data.shape[-2:]) < 3:  # extremes only (no plane of neighbours;
+        return IntensityMap(lo, hi)                 # fm2s.lazy looks for its spikes itself)
+    return without_spikes(IntensityMap(lo, hi), in_memory_range(data, lo, hi))
+
+
+def sets_range_from_data(dtype: np.dtype, intensity_range: Any) -> bool:
+    """Whether the range of data of ``dtype`` comes from the data (and its spikes are set aside)."""
+    return intensity_range is None and np.dtype(dtype) != np.uint8
+
+
+def without_spikes(imap: IntensityMap, spikes: SpikeRange) -> IntensityMap:
+    """``imap`` ending below the spikes that :mod:`fm2s.spikes` found, where it found some."""
+    return IntensityMap(imap.lo, spikes.top, spikes.count) if spikes.count else imap

@@ -24,8 +24,15 @@ from typing import Any
 import numpy as np
 
 from .errors import nonfinite_error
-from .intensity import IntensityMap, check_dtype, intensity_map_for
+from .intensity import (
+    IntensityMap,
+    check_dtype,
+    intensity_map_for,
+    sets_range_from_data,
+    without_spikes,
+)
 from .metadata import with_provenance
+from .spikes import keep_spikes, lazy_range, spike_note
 
 log = logging.getLogger("fm2s")
 
@@ -100,6 +107,10 @@ def denoise_lazy(image: Any, row: int, col: int, ch: int | None, run: Any,
             raise nonfinite_error(int(bad))
         # the map of data whose extremes are lo and hi (0..255 for uint8, as in memory)
         imap = intensity_map_for(np.array([lo, hi], dtype=data.dtype), opts.intensity_range)
+        if sets_range_from_data(data.dtype, opts.intensity_range):  # hot pixels set aside
+            imap = without_spikes(imap, lazy_range(channel, imap.lo, imap.hi))
+            if imap.spikes:
+                log.info("fm2s: channel %d: %s", c + 1, spike_note(imap.spikes, imap.hi))
         maps.append(imap)
         indices = shared_training_planes(n_stack)
         planes = {i: imap.to_unit(np.asarray(channel[np.unravel_index(i, stack_shape)]))
@@ -148,6 +159,8 @@ def _denoise_block(block: np.ndarray, *, methods: tuple, states: tuple, maps: tu
             out[index] = imap.from_unit(predict(method, model, unit, device=torch_device,
                                                 tile=tile, bias_sigma=bias_sigma,
                                                 input_share=input_shares[c]), block.dtype)
+    if imap.spikes:  # hot pixels above the range: kept as they were
+        keep_spikes(out, block, imap.hi)
     return out
 
 

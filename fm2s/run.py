@@ -99,7 +99,9 @@ class Run:
                  settings: Sequence[ChannelSetting] = ()) -> dict[str, Any]:
         """The ``fm2s_*`` record of this run: every option as it ran, and how it ran.
 
-        ``maps`` and ``settings`` are the channels' intensity maps and settings. With
+        ``maps`` and ``settings`` are the channels' intensity maps and settings. Where hot
+        pixels were set aside above a channel's range (:mod:`fm2s.spikes`), ``fm2s_hot_pixels``
+        counts them per channel. With
         ``noise_level="auto"`` the level chosen, the factors, the start and the measured noise
         are lists, one item per channel (:func:`auto_level_metadata`).
         """
@@ -121,6 +123,8 @@ class Run:
         meta.update({f"fm2s_{o.name}": resolved[o.name] for o in OPTIONS
                      if (resolved[o.name] is not None or o.none_is_off)  # none: turned off
                      and o.applies_to(opts.method)})
+        if any(m.spikes for m in maps):  # hot pixels above each range, kept as they were
+            meta["fm2s_hot_pixels"] = [m.spikes for m in maps]
         given = opts.values["schedule"]
         if opts.method != "fm2s":  # no noise model; the schedule, a few numbers, in full
             meta["fm2s_training_precision"] = self.training_precision

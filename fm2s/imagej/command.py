@@ -112,6 +112,7 @@ def denoise_imageplus(imp: Any, options: Options | str | None = None, *,
     import fm2s
 
     from ..noise_level import level_lines
+    from ..spikes import spike_lines
     from .convert import from_imageplus, to_imageplus
 
     opts = options if isinstance(options, Options) else read_macro_options(options)
@@ -128,7 +129,7 @@ def denoise_imageplus(imp: Any, options: Options | str | None = None, *,
         ij = _ij()
         ij.showProgress(1.0)
         ij.showStatus("")
-        for line in level_lines(meta):
+        for line in level_lines(meta) + spike_lines(meta):
             ij.log(f"{COMMAND_NAME}: {title}: {line}")
         ij.log(f"{COMMAND_NAME}: {title} done in {time.monotonic() - start:.1f} s")
     return out

@@ -297,3 +297,17 @@ def test_auto_noise_level_is_printed_and_recorded_in_the_tiff(tmp_path, capsys):
     assert "fm2s_noise_level = auto" in info and "fm2s_noise_level_chosen" in info
     assert recorded["fm2s_noise_level_chosen"][0] in line
     assert len(recorded["fm2s_noise_sigma"]) == 1
+
+
+def test_hot_pixels_set_aside_are_printed_recorded_and_kept(tmp_path, capsys):
+    _, image = phantom.noisy_phantom((64, 64), dtype="uint16", offset=100, seed=2)
+    image[5, 5] = image[60, 3] = 65535
+    tifffile.imwrite(tmp_path / "a.tif", image, imagej=True)
+    assert main(["denoise", str(tmp_path / "a.tif"), "-o", str(tmp_path / "out"), *FAST]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "hot pixels" in x)
+    assert "note: 2 isolated pixel(s)" in line and f"ends at {image[image < 65535].max()}" in line
+    with tifffile.TiffFile(tmp_path / "out" / "a_fm2s.tif") as tif:
+        out = tif.asarray()
+        recorded = json.loads(tif.imagej_metadata["Properties"]["fm2s_json"])
+    assert out[5, 5] == out[60, 3] == 65535
+    assert recorded["fm2s_hot_pixels"] == [2]

@@ -144,3 +144,20 @@ def test_auto_noise_level_is_logged_and_recorded(ij, capfd):
     assert line.startswith("FM2S Denoise: cells: noise sigma ")
     assert "captures were averaged -> noise level avg" in line
     assert "fm2s_noise_level = auto" in info and "fm2s_noise_level_chosen" in info
+
+
+def test_hot_pixels_set_aside_are_logged_and_kept(ij, capfd):
+    """Two hot pixels far above a 16-bit image: the Log says so, the result keeps them."""
+    result = _run(
+        'setBatchMode(true);'
+        'newImage("cells", "16-bit black", 64, 64, 1); random("seed", 1);'
+        'for (y = 0; y < 64; y++) for (x = 0; x < 64; x++)'
+        '  setPixel(x, y, 1000 + 40 * x + 300 * random("gaussian"));'
+        'setPixel(5, 5, 65535); setPixel(60, 3, 65535);'
+        f'run("FM2S Denoise", "{QUICK}");'
+        'return "" + getPixel(5, 5) + "|" + getPixel(60, 3) + "|" + getPixel(30, 30);'
+    )
+    line = next(x for x in capfd.readouterr().out.splitlines() if "hot pixels" in x)
+    assert line.startswith("FM2S Denoise: cells: note: 2 isolated pixel(s)")
+    hot_a, hot_b, other = (float(v) for v in result.split("|"))
+    assert hot_a == hot_b == 65535 and other < 10000
