@@ -173,7 +173,7 @@ def plain_array(image: Any) -> np.ndarray:
     fm2s.errors.ImageError
         For a masked array with masked pixels: ``numpy.asarray`` would drop the mask, and the
         values under it (fill values, often far outside the data) would be denoised as pixels
-        and set the intensity range.
+        and set the intensity range. For an xarray Dataset (one of its variables is an image).
     """
     if isinstance(image, np.ma.MaskedArray):
         masked = int(np.ma.count_masked(image))
@@ -184,6 +184,11 @@ def plain_array(image: Any) -> np.ndarray:
                 {"python": "fill them with values of the image's own range first, e.g. "
                            "fm2s.denoise(image.filled(numpy.ma.median(image)))"})
         return np.asarray(image.data)
+    if type(image).__module__.startswith("xarray") and type(image).__name__ == "Dataset":
+        names = ", ".join(repr(str(n)) for n in image.data_vars) or "none"
+        raise ImageError(f"the image is an xarray Dataset (variables: {names}); fm2s denoises "
+                         "one image at a time", {"python": "pass one of its variables, e.g. "
+                                                           "fm2s.denoise(dataset['image'])"})
     return np.asarray(image)
 
 
@@ -247,8 +252,9 @@ def _denoise_array(
              n_ch, n_stack, h, w, run.device, opts.schedule.name, run.stack_mode)
     with cpu_threads(opts.num_threads):
         for c, (source, target) in enumerate(zip(sources, targets)):
-            # Each channel has its own generators, so a channel's result does not depend on
-            # the channels before it (denoising it alone gives the same pixels).
+            # Each channel has its own generators, seeded from the run's seed and its index,
+            # so its result does not depend on what the other channels hold (the first
+            # channel's is what denoising it alone gives).
             cpu_gen, dev_gen = make_generators(channel_seed(run.seed, c), run.device)
             imap = intensity_map_for(source, opts.intensity_range)
             maps.append(imap)

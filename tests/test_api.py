@@ -226,8 +226,8 @@ def test_rgb_with_channel_axis_last():
     rgb = rng.integers(0, 256, (48, 48, 3)).astype(np.uint8)
     out = _run(rgb, channel_axis=-1, seed=3, schedule=API)
     assert out.shape == rgb.shape and out.dtype == np.uint8
-    # Channels share one seeded generator stream in order: the first channel is exactly what
-    # denoising it alone gives (later channels continue the stream, by construction).
+    # Each channel's generators are seeded from the seed and its index: the first channel is
+    # exactly what denoising it alone gives.
     np.testing.assert_array_equal(
         out[..., 0], _run(np.ascontiguousarray(rgb[..., 0]), seed=3, schedule=API))
     for c in range(3):  # every channel was denoised (smoothed), none copied
@@ -357,6 +357,15 @@ def test_masked_pixels_are_refused_not_denoised_as_values():
     image = np.ma.masked_equal(data, -9999.0)
     with pytest.raises(fm2s.errors.ImageError, match="5 masked pixel"):
         _run(image)
+
+
+def test_a_dataset_is_refused_naming_its_variables():
+    import xarray as xr
+
+    dataset = xr.Dataset({"nuclei": (("y", "x"), np.zeros((16, 16), np.uint16))})
+    with pytest.raises(fm2s.errors.ImageError, match=r"Dataset \(variables: 'nuclei'\)") as err:
+        fm2s.denoise(dataset)
+    assert "dataset['image']" in str(err.value)
 
 
 def test_masked_array_without_masked_pixels_is_denoised_as_its_data(noisy_u8):
