@@ -167,7 +167,8 @@ def remove_stale_temporaries(outdir: Path, names: set[str]) -> list[Path]:
     """Remove temporary files that killed runs left for outputs called ``names``.
 
     A temporary file is stale when no run holds its output's lock (a run that still writes
-    holds it). Returns the files removed.
+    holds it). An OME-Zarr output's temporary is a folder, removed with its contents. Returns
+    the files removed.
     """
     removed = []
     for path in outdir.iterdir():
@@ -177,7 +178,10 @@ def remove_stale_temporaries(outdir: Path, names: set[str]) -> list[Path]:
         with claim(outdir / match.group("name")) as free:
             if free:
                 with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+                    if path.is_dir() and not path.is_symlink():
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink()
                     removed.append(path)
     return removed
 

@@ -134,3 +134,20 @@ def test_translation_and_channel_names_colours_windows_are_kept(tmp_path, capsys
     assert [(c["label"], c["color"], c["window"]["start"], c["window"]["end"])
             for c in channels] == [("DAPI", "0000FF", 5, 400), ("GFP", "00FF00", 0, 300)]
     assert channels[0]["window"]["max"] == 65535
+
+
+def test_a_killed_runs_temporary_store_is_removed_and_the_store_redone(tmp_path, capsys):
+    # a run killed while writing x_fm2s.zarr leaves its temporary folder; the next run stopped
+    # with a traceback (IsADirectoryError) before any work, every time
+    (tmp_path / "in").mkdir()
+    io.write_zarr(tmp_path / "in" / "cells.zarr", _image().isel(t=0, ch=0))
+    out = tmp_path / "out"
+    stale = out / ".cells_fm2s.zarr.0123abcd.tmp"
+    (stale / "s0" / "c" / "0").mkdir(parents=True)
+    (stale / "zarr.json").write_text("{}")
+    (stale / "s0" / "c" / "0" / "0").write_bytes(b"half a chunk")
+    assert main(["denoise", str(tmp_path / "in"), "-o", str(out), "--schedule", "quick",
+                 "--seed", "0", "--threads", "1", "--no-progress"]) == 0
+    assert "removed 1 temporary file(s)" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["cells_fm2s.zarr"]
+    assert io.read_zarr(out / "cells_fm2s.zarr").shape == (4, 32, 40)
