@@ -134,6 +134,8 @@ def atomic_write_dir(
     path, tmp = _destination_and_temporary(path, overwrite)
     try:
         write(tmp)
+        if path.exists() and not overwrite:  # it appeared meanwhile (another program): kept
+            raise _exists_error(path)
         if path.exists():  # overwrite: move the old one aside first, then drop it
             old = path.with_name(f".{path.name}.{secrets.token_hex(4)}.old")
             os.rename(path, old)

@@ -51,3 +51,20 @@ def test_written_file_gets_normal_permissions(tmp_path):
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
+
+
+def test_a_store_that_appears_while_one_is_written_is_kept(tmp_path):
+    # a store created by another program while fm2s wrote its temporary one was replaced and
+    # deleted, though overwrite was False (a file in the same case raises FileExistsError)
+    target = tmp_path / "x_fm2s.zarr"
+
+    def writer(tmp):
+        tmp.mkdir()
+        (tmp / "zarr.json").write_text("fm2s")
+        target.mkdir()
+        (target / "zarr.json").write_text("another program's")
+
+    with pytest.raises(FileExistsError, match="already exists"):
+        io.files.atomic_write_dir(target, writer)
+    assert (target / "zarr.json").read_text() == "another program's"
+    assert [p.name for p in tmp_path.iterdir()] == ["x_fm2s.zarr"]  # no temporary left
