@@ -28,6 +28,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -140,11 +141,16 @@ def _dask_logs_off() -> Iterator[None]:
 
 def run_on_cluster(client: Any, jobs: Sequence[Job], options: dict[str, Any], *,
                    overwrite: bool = False) -> Iterator[tuple[Job, str, str]]:
-    """Submit one task per job; yield ``(job, outcome, line)`` as tasks finish."""
+    """Submit one task per job; yield ``(job, outcome, line)`` as tasks finish.
+
+    Task keys are unique to this call: a scheduler takes a key it holds already as the same
+    task, and another batch's file of the same name would get that batch's result.
+    """
     from distributed import as_completed
 
+    batch = uuid.uuid4().hex[:12]
     futures = {client.submit(run_job, job, options, overwrite, pure=False,
-                             key=f"fm2s-{index}-{job.out.name}"): job
+                             key=f"fm2s-{batch}-{index}-{job.out.name}"): job
                for index, job in enumerate(jobs)}
     for future in as_completed(futures):
         job = futures[future]

@@ -157,6 +157,31 @@ def test_a_large_file_is_shared_out_in_groups_of_planes(tmp_path, suffix):
     np.testing.assert_array_equal(io.read_image(job.out).values, io.read_image(serial.out).values)
 
 
+def test_batches_at_once_on_one_cluster_each_write_their_own_files(tmp_path):
+    """Two batches on one scheduler (two users, two folders) whose files share a name: the
+    second was handed the first's task (the same key) and reported 'wrote <the first's
+    output>', done, while its own output was never written."""
+    from distributed import Client, LocalCluster
+
+    from fm2s.batch import plan_batch
+    from fm2s.distributed import run_on_cluster
+
+    _stacks(tmp_path / "a", 1)
+    _stacks(tmp_path / "b", 1, size=40)
+    options = {"schedule": "quick", "seed": 0}
+    plans = [plan_batch([tmp_path / x], tmp_path / f"out_{x}") for x in "ab"]
+    for x in "ab":
+        (tmp_path / f"out_{x}").mkdir()
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        first = run_on_cluster(client, plans[0].jobs, options)
+        assert next(first)[1] == "done"  # the first batch still holds its task
+        [(job, outcome, line)] = list(run_on_cluster(client, plans[1].jobs, options))
+        first.close()
+    assert (outcome, line.split(" (")[0]) == ("done", f"wrote {tmp_path / 'out_b' / 'f0_fm2s.tif'}")
+    assert io.read_image(job.out).shape == (3, 40, 40)
+
+
 @pytest.mark.parametrize(("name", "visible", "preset", "expected"), [
     (3, 2, None, "1"),  # worker 3 of a machine with 2 GPUs uses GPU 1
     (0, 4, None, "0"),
