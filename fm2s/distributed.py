@@ -144,12 +144,13 @@ def run_on_cluster(client: Any, jobs: Sequence[Job], options: dict[str, Any], *,
     """Submit one task per job; yield ``(job, outcome, line)`` as tasks finish.
 
     Task keys are unique to this call: a scheduler takes a key it holds already as the same
-    task, and another batch's file of the same name would get that batch's result.
+    task, and another batch's file of the same name would get that batch's result. Tasks get
+    absolute paths: a worker's current folder is not this process's.
     """
     from distributed import as_completed
 
     batch = uuid.uuid4().hex[:12]
-    futures = {client.submit(run_job, job, options, overwrite, pure=False,
+    futures = {client.submit(run_job, _absolute(job), options, overwrite, pure=False,
                              key=f"fm2s-{batch}-{index}-{job.out.name}"): job
                for index, job in enumerate(jobs)}
     for future in as_completed(futures):
@@ -160,3 +161,9 @@ def run_on_cluster(client: Any, jobs: Sequence[Job], options: dict[str, Any], *,
             outcome, line = "failed", (f"error: {job.label}: the task failed on the cluster "
                                        f"({type(exc).__name__}: {exc}); run again to retry")
         yield job, outcome, line
+
+
+def _absolute(job: Job) -> Job:
+    """``job`` with absolute paths, as this process resolves them (not yet resolved through
+    links, which the output's lock and temporary name must not follow)."""
+    return Job(job.src.absolute(), job.out.absolute(), job.series)

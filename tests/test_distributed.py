@@ -182,6 +182,29 @@ def test_batches_at_once_on_one_cluster_each_write_their_own_files(tmp_path):
     assert io.read_image(job.out).shape == (3, 40, 40)
 
 
+def test_relative_paths_mean_the_same_files_on_workers_started_elsewhere(tmp_path, monkeypatch):
+    """``--scheduler``: workers started in another folder resolved the command's relative paths
+    in their own folder (a failure naming 'out/.f0_fm2s.tif.lock', or other files of the
+    same names)."""
+    from distributed import Client, LocalCluster
+
+    from fm2s.batch import plan_batch
+    from fm2s.distributed import run_on_cluster
+
+    _stacks(tmp_path / "in", 1)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        monkeypatch.chdir(tmp_path)
+        Path("out").mkdir()
+        plan = plan_batch(["in"], Path("out"))
+        [(job, outcome, line)] = list(run_on_cluster(client, plan.jobs, {"schedule": "quick"}))
+    assert outcome == "done", line
+    assert job == plan.jobs[0] and io.read_image(tmp_path / "out" / "f0_fm2s.tif").shape == (3, 48, 48)
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
 @pytest.mark.parametrize(("name", "visible", "preset", "expected"), [
     (3, 2, None, "1"),  # worker 3 of a machine with 2 GPUs uses GPU 1
     (0, 4, None, "0"),
