@@ -102,8 +102,8 @@ def collect_inputs(inputs: Sequence[str | Path]) -> tuple[list[Path], list[str]]
 def plan_batch(inputs: Sequence[str | Path], outdir: Path) -> BatchPlan:
     """Pair every image of every input file with its output in ``outdir``.
 
-    Refuses outputs that are inputs or that two inputs would share; an output path that cannot
-    be resolved (a symbolic-link loop) fails that input only.
+    Refuses outputs that are inputs, inside an input OME-Zarr store or that two inputs would
+    share; an output path that cannot be resolved (a symbolic-link loop) fails that input only.
     """
     from .io import series_count
 
@@ -111,6 +111,7 @@ def plan_batch(inputs: Sequence[str | Path], outdir: Path) -> BatchPlan:
     plan = BatchPlan(errors=errors)
     input_keys = {f.resolve() for f in files}
     input_ids = {file_id(f) for f in files} - {None}  # also catches links, case-folding
+    stores = {key for key in input_keys if is_zarr(key)}  # no output goes inside one
     planned: dict[Path, Path] = {}
     for f in files:
         try:
@@ -125,9 +126,11 @@ def plan_batch(inputs: Sequence[str | Path], outdir: Path) -> BatchPlan:
             except (OSError, RuntimeError) as exc:
                 plan.errors.append(f"{f}: cannot use the output path {out}: {exc}")
                 continue
-            if key in input_keys or file_id(out) in input_ids:
-                plan.errors.append(f"{f}: refusing to write {out}: it is one of the inputs "
-                                   "(choose another output folder)")
+            if key in input_keys or file_id(out) in input_ids or stores & set(key.parents):
+                what = "is one of the inputs" if stores.isdisjoint(key.parents) else "would be " \
+                    "inside an input OME-Zarr store"
+                plan.errors.append(f"{f}: refusing to write {out}: it {what} (choose another "
+                                   "output folder)")
             elif key in planned:
                 plan.errors.append(f"{f}: its output {out} would also be the output of "
                                    f"{planned[key]} (rename one, or denoise them into "

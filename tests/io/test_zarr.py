@@ -151,3 +151,16 @@ def test_a_killed_runs_temporary_store_is_removed_and_the_store_redone(tmp_path,
     assert "removed 1 temporary file(s)" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["cells_fm2s.zarr"]
     assert io.read_zarr(out / "cells_fm2s.zarr").shape == (4, 32, 40)
+
+
+def test_no_output_is_written_inside_an_input_store(tmp_path, capsys):
+    # -o naming an input store (or a folder in it) wrote the results into the input's store
+    (tmp_path / "in").mkdir()
+    store = tmp_path / "in" / "cells.zarr"
+    io.write_zarr(store, _image().isel(t=0, ch=0))
+    before = sorted(p.relative_to(store) for p in store.rglob("*"))
+    for out in (store, store / "s0", store / "new"):
+        assert main(["denoise", str(tmp_path / "in"), "-o", str(out), "--schedule", "quick",
+                     "--no-progress"]) == 1
+        assert "refusing to write" in capsys.readouterr().err
+    assert sorted(p.relative_to(store) for p in store.rglob("*")) == before
