@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .io.files import IMAGE_SUFFIXES, file_id, is_output_name, output_path
+from .io.files import IMAGE_SUFFIXES, file_id, is_output_name, output_path, remove_temporary
 from .io.zarr import is_zarr
 
 log = logging.getLogger("fm2s")
@@ -166,25 +166,23 @@ def claim(out: Path) -> Iterator[bool]:
         os.close(fd)
 
 
-def remove_stale_temporaries(outdir: Path, names: set[str]) -> list[Path]:
+def remove_stale_temporaries(outdir: Path, names: set[str], *, locked: bool = False) -> list[Path]:
     """Remove temporary files that killed runs left for outputs called ``names``.
 
     A temporary file is stale when no run holds its output's lock (a run that still writes
-    holds it). An OME-Zarr output's temporary is a folder, removed with its contents. Returns
-    the files removed.
+    holds it); ``locked``: the caller holds the locks of ``names`` (and writes nothing yet). An
+    OME-Zarr output's temporary is a folder, removed with its contents. Returns the files removed.
     """
     removed = []
     for path in outdir.iterdir():
         match = _TEMPORARY.match(path.name)
-        if match is None or match.group("name") not in names:
+        name = None if match is None else match.group("name")
+        if name not in names:
             continue
-        with claim(outdir / match.group("name")) as free:
+        with (contextlib.nullcontext(True) if locked else claim(outdir / name)) as free:
             if free:
                 with contextlib.suppress(FileNotFoundError):
-                    if path.is_dir() and not path.is_symlink():
-                        shutil.rmtree(path)
-                    else:
-                        path.unlink()
+                    remove_temporary(path)
                     removed.append(path)
     return removed
 
@@ -289,7 +287,7 @@ def run_job(job: Job, options: dict[str, Any], overwrite: bool = False,
                 return "skipped", f"skip {job.label}: another fm2s run is writing {job.out}"
             if job.out.exists() and not overwrite:  # finished by another run meanwhile
                 return _existing(job)
-            remove_stale_temporaries(job.out.parent, {job.out.name})  # a killed worker's
+            remove_stale_temporaries(job.out.parent, {job.out.name}, locked=True)  # killed runs'
             seconds, meta = denoise_file(job, options, overwrite=overwrite,
                                          on_fraction=on_fraction)
     except KeyboardInterrupt:

@@ -76,6 +76,26 @@ def test_a_killed_worker_loses_nothing_and_the_batch_completes(tmp_path):
     _same_outputs(tmp_path / "serial", out)  # nothing partial, nothing left behind
 
 
+@pytest.mark.parametrize("suffix", [".tif", ".zarr"])
+def test_a_task_run_again_removes_what_its_killed_worker_left(tmp_path, suffix):
+    """The task of a worker killed while writing runs again elsewhere: it removes the
+    temporary the dead worker left. It never did (it asked for the output's lock it held
+    itself), and a batch on a cluster left the temporary behind."""
+    from fm2s.batch import Job, run_job
+
+    data = np.random.default_rng(0).poisson(300, (32, 32)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "a.tif", data)
+    (tmp_path / "out").mkdir()
+    left = tmp_path / "out" / f".a_fm2s{suffix}.0123abcd.tmp"
+    if suffix == ".zarr":
+        (left / "s0").mkdir(parents=True)
+    else:
+        left.write_bytes(b"half written")
+    job = Job(tmp_path / "a.tif", tmp_path / "out" / f"a_fm2s{suffix}")
+    assert run_job(job, {"schedule": "quick", "seed": 0})[0] == "done"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [job.out.name]
+
+
 def test_workers_must_be_at_least_one(tmp_path, capsys):
     _stacks(tmp_path / "in", 1)
     assert main(["denoise", str(tmp_path / "in"), "-o", str(tmp_path / "out"),

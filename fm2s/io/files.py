@@ -118,6 +118,23 @@ def _destination_and_temporary(path: str | os.PathLike[str], overwrite: bool) ->
     return path, path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
 
 
+def remove_temporary(path: Path) -> None:
+    """Remove a temporary of :func:`atomic_write` (a file) or :func:`atomic_write_dir` (a
+    folder, with its contents).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` is gone.
+    """
+    import shutil
+
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
 def atomic_write_dir(
     path: str | os.PathLike[str], write: Callable[[Path], None], *, overwrite: bool = False
 ) -> Path:
