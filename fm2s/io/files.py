@@ -135,11 +135,24 @@ def remove_temporary(path: Path) -> None:
         path.unlink()
 
 
+def _sync_tree(folder: Path) -> None:
+    """``fsync`` every file and folder under ``folder``: after a crash, a store renamed into
+    place has its chunks, not empty or missing files (read as blank planes)."""
+    for root, _, names in os.walk(folder):
+        for item in [*names, "."]:
+            fd = os.open(os.path.join(root, item), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
 def atomic_write_dir(
     path: str | os.PathLike[str], write: Callable[[Path], None], *, overwrite: bool = False
 ) -> Path:
     """Create the folder ``path`` (a Zarr store) atomically: ``write(tmp)`` fills a temporary
-    folder beside it, renamed into place when complete.
+    folder beside it, renamed into place when complete and on the disk (every file synced, as
+    :func:`atomic_write` syncs its file).
 
     Raises
     ------
@@ -151,6 +164,7 @@ def atomic_write_dir(
     path, tmp = _destination_and_temporary(path, overwrite)
     try:
         write(tmp)
+        _sync_tree(tmp)
         if path.exists() and not overwrite:  # it appeared meanwhile (another program): kept
             raise _exists_error(path)
         if path.exists():  # overwrite: move the old one aside first, then drop it

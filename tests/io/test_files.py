@@ -68,3 +68,25 @@ def test_a_store_that_appears_while_one_is_written_is_kept(tmp_path):
         io.files.atomic_write_dir(target, writer)
     assert (target / "zarr.json").read_text() == "another program's"
     assert [p.name for p in tmp_path.iterdir()] == ["x_fm2s.zarr"]  # no temporary left
+
+
+def test_a_store_is_on_the_disk_before_it_is_renamed_into_place(tmp_path, monkeypatch):
+    # atomic_write syncs its file; atomic_write_dir synced nothing, so after a crash a store
+    # could stand complete under its name with empty or missing chunks (read as blank planes)
+    synced = []
+    fsync = os.fsync
+
+    def recording(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    io.write_zarr(tmp_path / "x.zarr", io.to_dataarray(np.ones((3, 16, 16), np.uint16),
+                                                       ("pln", "row", "col")))
+    store = tmp_path / "x.zarr"
+    written = {p.relative_to(store) for p in store.rglob("*") if p.is_file()}
+    assert len(written) > 3
+    tmp = {os.path.dirname(s) for s in synced if s.endswith("zarr.json")}
+    tmp_root = min(tmp, key=len)
+    assert os.path.basename(tmp_root).startswith(".x.zarr.")
+    assert {os.path.relpath(s, tmp_root) for s in synced} >= {str(p) for p in written}
