@@ -29,8 +29,9 @@ from .io.zarr import is_zarr
 
 log = logging.getLogger("fm2s")
 
-#: Temporary files of :func:`fm2s.io.files.atomic_write`: ``.<output name>.<8 hex>.tmp``.
-_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{8}\.tmp$")
+#: Temporary files of :func:`fm2s.io.files.atomic_write`: ``.<output name>.<8 hex>.tmp``, and
+#: the replaced store ``atomic_write_dir`` deletes after an overwrite (``.old``).
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{8}\.(tmp|old)$")
 
 
 @dataclass(frozen=True)

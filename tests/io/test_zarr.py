@@ -164,3 +164,18 @@ def test_no_output_is_written_inside_an_input_store(tmp_path, capsys):
                      "--no-progress"]) == 1
         assert "refusing to write" in capsys.readouterr().err
     assert sorted(p.relative_to(store) for p in store.rglob("*")) == before
+
+
+def test_a_replaced_store_left_by_a_stopped_overwrite_is_removed(tmp_path, capsys):
+    # --overwrite moves the old store aside (.x_fm2s.zarr.<hex>.old) and then deletes it; a run
+    # stopped while deleting a large one left it, hidden, for good
+    (tmp_path / "in").mkdir()
+    io.write_zarr(tmp_path / "in" / "cells.zarr", _image().isel(t=0, ch=0))
+    out = tmp_path / "out"
+    old = out / ".cells_fm2s.zarr.0123abcd.old"
+    (old / "s0" / "c" / "1").mkdir(parents=True)
+    (old / "zarr.json").write_text("{}")
+    assert main(["denoise", str(tmp_path / "in"), "-o", str(out), "--schedule", "quick",
+                 "--seed", "0", "--threads", "1", "--no-progress", "--overwrite"]) == 0
+    assert "removed 1 temporary file(s)" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["cells_fm2s.zarr"]
