@@ -149,6 +149,32 @@ def test_a_signal_stops_the_cluster_cleanly(tmp_path, signum, code, group):
     assert sorted(p.name for p in out.iterdir()) == ["f0_fm2s.tif", "f1_fm2s.tif"]
 
 
+def test_a_signal_while_a_worker_writes_leaves_no_temporary(tmp_path, monkeypatch):
+    """A signal while a worker writes stops the worker mid-write: its temporary (a partial
+    store) was left, though a stopped run leaves none (the next run removed it)."""
+    import contextlib
+
+    from fm2s import distributed
+    from fm2s.cli import Stopped
+
+    _stacks(tmp_path / "in", 1)
+    out = tmp_path / "out"
+
+    @contextlib.contextmanager
+    def no_cluster(*args):
+        yield None, 2
+
+    def stopped_mid_write(client, jobs, options, overwrite=False):
+        (out / f".{jobs[0].out.name}.0123abcd.tmp").mkdir()  # what the stopped worker left
+        raise Stopped(signal.SIGTERM)
+        yield
+
+    monkeypatch.setattr(distributed, "cluster", no_cluster)
+    monkeypatch.setattr(distributed, "run_on_cluster", stopped_mid_write)
+    assert main(["denoise", str(tmp_path / "in"), "-o", str(out), "--workers", "2", *QUICK]) == 143
+    assert list(out.iterdir()) == []
+
+
 @pytest.mark.parametrize("suffix", [".tif", ".zarr"])
 def test_a_large_file_is_shared_out_in_groups_of_planes(tmp_path, suffix):
     """A file of at least CLUSTER_GROUP_PLANES planes: its chunks of planes are tasks on every

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
@@ -99,7 +100,8 @@ def denoise_command(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot create the output folder {outdir}: {exc.strerror or exc}") \
             from None
-    stale = remove_stale_temporaries(outdir, {job.out.name for job in plan.jobs})
+    names = {job.out.name for job in plan.jobs}
+    stale = remove_stale_temporaries(outdir, names)
     if stale:
         print(f"fm2s: removed {len(stale)} temporary file(s) left by a run that was stopped",
               file=sys.stderr)
@@ -126,6 +128,9 @@ def denoise_command(args: argparse.Namespace) -> int:
             bar.set_postfix_str(job.src.name, refresh=False)
     finally:
         bar.close()
+        if args.workers is not None:  # a local cluster, down now: its workers' locks are free
+            with contextlib.suppress(OSError):  # a worker stopped mid-write left its temporary
+                remove_stale_temporaries(outdir, names)
     total = time.perf_counter() - started
     print(f"fm2s: {counts['done']} denoised, {counts['skipped']} skipped, {counts['failed']} "
           f"failed in {total:.1f} s", file=sys.stderr)
