@@ -13,18 +13,24 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import logging
 import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .io.files import IMAGE_SUFFIXES, file_id, is_output_name, output_path, remove_temporary
+from .io.files import (
+    IMAGE_SUFFIXES,
+    claim,
+    file_id,
+    is_output_name,
+    output_path,
+    remove_temporary,
+)
 from .io.zarr import is_zarr
 
 log = logging.getLogger("fm2s")
@@ -140,31 +146,6 @@ def plan_batch(inputs: Sequence[str | Path], outdir: Path) -> BatchPlan:
                 planned[key] = f
                 plan.jobs.append(Job(f, out, k))
     return plan
-
-
-@contextlib.contextmanager
-def claim(out: Path) -> Iterator[bool]:
-    """Hold the lock of output ``out`` for the block; yields False if another run holds it.
-
-    The lock is ``flock`` on ``.<name>.lock`` beside the output: the kernel releases it when
-    its process ends, however it ends, so a killed run never leaves a lock that blocks the
-    next. The lock file is removed when the block ends.
-    """
-    lock = out.with_name(f".{out.name}.lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(lock)
-    finally:
-        os.close(fd)
 
 
 def remove_stale_temporaries(outdir: Path, names: set[str], *, locked: bool = False) -> list[Path]:

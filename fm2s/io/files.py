@@ -8,9 +8,10 @@ under the output's name, and an existing file is never replaced unless asked.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 #: File name endings fm2s reads as images (lower case).
@@ -177,3 +178,37 @@ def atomic_write_dir(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+@contextlib.contextmanager
+def claim(out: Path) -> Iterator[bool]:
+    """Hold the lock of output ``out`` for the block; yields False if another run holds it.
+
+    The lock is ``flock`` on ``.<name>.lock`` beside the output: the kernel releases it when
+    its process ends, however it ends, so a killed run never leaves a lock that blocks the
+    next. The lock file is removed when the block ends. A lock file its holder removed
+    between this run's opening and locking it is not the output's lock any more (a third run
+    may hold a new one): the lock is then taken again on the file now at that name.
+    """
+    lock = out.with_name(f".{out.name}.lock")
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            yield False
+            return
+        try:
+            current = os.stat(lock).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(fd).st_ino:
+            break
+        os.close(fd)  # removed (and perhaps made again) meanwhile: not the output's lock
+    try:
+        yield True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
+        os.close(fd)

@@ -90,3 +90,32 @@ def test_a_store_is_on_the_disk_before_it_is_renamed_into_place(tmp_path, monkey
     tmp_root = min(tmp, key=len)
     assert os.path.basename(tmp_root).startswith(".x.zarr.")
     assert {os.path.relpath(s, tmp_root) for s in synced} >= {str(p) for p in written}
+
+
+def test_a_lock_removed_between_opening_and_locking_it_is_not_taken_for_the_output(
+        tmp_path, monkeypatch):
+    """Run A finishes (and removes its lock file) after run C opened it but before C locked it;
+    run D then makes a new lock file. C must not own the output on the removed file while D
+    owns it on the new one: C takes the lock again, on the file now at the name."""
+    import fcntl
+
+    from fm2s.io import files
+
+    out = tmp_path / "x_fm2s.tif"
+    holder = files.claim(out)
+    assert holder.__enter__()  # run A
+    real_flock = fcntl.flock
+
+    def flock_after_a_finishes(fd, operation):
+        nonlocal holder
+        if holder is not None:
+            holder.__exit__(None, None, None)
+            holder = None
+        return real_flock(fd, operation)
+
+    monkeypatch.setattr(files.fcntl, "flock", flock_after_a_finishes)
+    with files.claim(out) as c_owns:  # run C
+        monkeypatch.setattr(files.fcntl, "flock", real_flock)
+        with files.claim(out) as d_owns:  # run D
+            assert (c_owns, d_owns) == (True, False)
+    assert not (tmp_path / ".x_fm2s.tif.lock").exists()
