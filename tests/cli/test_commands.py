@@ -311,3 +311,10 @@ def test_hot_pixels_set_aside_are_printed_recorded_and_kept(tmp_path, capsys):
         recorded = json.loads(tif.imagej_metadata["Properties"]["fm2s_json"])
     assert out[5, 5] == out[60, 3] == 65535
     assert recorded["fm2s_hot_pixels"] == [2]
+
+
+def test_python_dash_m_fm2s_is_the_command():
+    done = subprocess.run([sys.executable, "-m", "fm2s", "presets"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "confocal" in done.stdout and "noise_level=auto" in done.stdout
