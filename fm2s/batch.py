@@ -294,15 +294,18 @@ def source_label(job: Job) -> str:
 
 def _existing(job: Job) -> tuple[str, str]:
     """Skip a job whose output exists, unless its record names another input (``a.png``'s
-    result where ``a.tif``'s would go): resuming must not pass that off as this input's result.
+    result where ``a.tif``'s would go: resuming must not pass that off as this input's result)
+    or it cannot be read as an image (an empty folder, a damaged file: not a finished result).
     The record keeps the input's name, not its folder: a same-named input from another folder
     is not told apart."""
     from .io import read_image
 
     try:
         made_from = read_image(job.out, lazy=True).attrs.get("fm2s_source")
-    except Exception:  # noqa: BLE001 - unreadable or not fm2s's: kept, as before
-        made_from = None
+    except Exception as exc:  # noqa: BLE001 - kept, but not counted as done
+        return "failed", (f"error: {job.label}: {job.out} exists but cannot be read as an image "
+                          f"({one_line(exc)}); it was kept: move it away, or use --overwrite to "
+                          "replace it with this input's result")
     if made_from is not None and made_from != source_label(job):
         return "failed", (f"error: {job.label}: {job.out} exists but was made from {made_from} "
                           "(two inputs with one name?); give another -o folder, or --overwrite "

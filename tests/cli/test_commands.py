@@ -318,3 +318,17 @@ def test_python_dash_m_fm2s_is_the_command():
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "confocal" in done.stdout and "noise_level=auto" in done.stdout
+
+
+def test_an_unreadable_file_at_the_output_name_is_kept_and_not_counted_as_done(tmp_path, capsys):
+    inputs = _write_inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "cells_fm2s.tif").write_bytes(b"II*\x00 not a finished result")  # damaged
+    argv = ["denoise", str(inputs["tif"]), "-o", str(out), *FAST]
+    assert main(argv) == 1
+    printed = capsys.readouterr()
+    assert "cells_fm2s.tif exists but cannot be read as an image" in printed.out + printed.err
+    assert (out / "cells_fm2s.tif").read_bytes() == b"II*\x00 not a finished result"
+    assert main(argv + ["--overwrite"]) == 0
+    assert io.read_image(out / "cells_fm2s.tif").attrs["fm2s_source"] == "cells.tif"
