@@ -12,7 +12,8 @@ Averaging ``N`` captures divides both by ``N``.
    scaled so that white noise keeps its variance) leaves mostly noise.
 2. The plane is cut into ``block x block`` blocks; each gives its mean intensity and the
    variance of its high-pass values. Blocks with structure (edges, spots) have a larger
-   high-pass variance than flat ones of the same brightness.
+   high-pass variance than flat ones of the same brightness; blocks with a saturated pixel
+   (at 1) are left out, as clipping flattens them.
 3. Blocks are grouped by brightness; in each group a low quantile of the block variances (the
    flattest blocks), divided by what that quantile reads on pure white noise, is the noise
    variance at that brightness.
@@ -60,7 +61,8 @@ class NoiseEstimate:
         ``4 * variance after 2 x 2 binning / variance``: 1 for white noise, up to 4 for noise
         shared by neighbouring pixels.
     typical : float
-        The brightness at which the noise is summarized (the median of the plane's blocks).
+        The brightness at which the noise is summarized (the median of the plane's unsaturated
+        blocks).
     blocks : int
         Number of blocks the fit used.
     floor : float
@@ -97,18 +99,19 @@ class NoiseEstimateError(ValueError):
     """The image holds too little to measure its noise (constant, tiny or saturated)."""
 
 
-def _block_stats(planes: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean brightness and high-pass variance of every whole ``block x block`` block of every
-    plane of ``planes`` (``(H, W)`` or ``(K, H, W)``)."""
+def _block_stats(planes: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean brightness, high-pass variance and largest value of every whole
+    ``block x block`` block of every plane of ``planes`` (``(H, W)`` or ``(K, H, W)``)."""
     if planes.ndim == 3:
         stats = [_block_stats(plane, block) for plane in planes]
-        return np.concatenate([m for m, _ in stats]), np.concatenate([v for _, v in stats])
+        means, variances, tops = (np.concatenate(parts) for parts in zip(*stats))
+        return means, variances, tops
     plane = planes
     high = ndimage.correlate(plane, _KERNEL, mode="reflect")[1:-1, 1:-1]
     inner = plane[1:-1, 1:-1]
     h, w = (s // block * block for s in inner.shape)
     if h == 0 or w == 0:
-        return np.empty(0), np.empty(0)
+        return np.empty(0), np.empty(0), np.empty(0)
 
     def blocks(x: np.ndarray) -> np.ndarray:
         return x[:h, :w].reshape(h // block, block, w // block, block).swapaxes(1, 2).reshape(
@@ -116,7 +119,7 @@ def _block_stats(planes: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray
 
     means = blocks(inner).mean(axis=1)
     variances = (blocks(high) ** 2).mean(axis=1)  # the high-pass has zero mean on flat blocks
-    return means, variances
+    return means, variances, blocks(inner).max(axis=1)
 
 
 #: Quantile of the block variances taken in each brightness group: the flatter blocks.
@@ -131,15 +134,21 @@ def _quantile_factor(block: int, quantile: float = QUANTILE) -> float:
     unbiased on flat regions whatever the block size.
     """
     noise = np.random.default_rng(12345).standard_normal((max(256, 32 * block),) * 2)
-    _, variances = _block_stats(noise, block)
+    _, variances, _ = _block_stats(noise, block)
     return float(np.quantile(variances, quantile) / np.mean(variances))
 
 
 def _variance_points(
     plane: np.ndarray, block: int, bins: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(brightness, variance, weight) per brightness group, and every block's brightness."""
-    means, variances = _block_stats(plane, block)
+    """(brightness, variance, weight) per brightness group, and every block's brightness.
+
+    Blocks holding a saturated pixel (1, the top of the scale) are left out: clipping flattens
+    them, and the flattest blocks are the ones a group's low quantile takes.
+    """
+    means, variances, tops = _block_stats(plane, block)
+    unsaturated = tops < 1.0
+    means, variances = means[unsaturated], variances[unsaturated]
     if means.size == 0:
         return np.empty(0), np.empty(0), np.empty(0), means
     factor = _quantile_factor(block)
@@ -240,7 +249,9 @@ def _correlation(plane: np.ndarray, estimate: NoiseEstimate, block: int, bins: i
     """``4 * variance(2 x 2 binned) / variance`` at the typical brightness (1 when unmeasurable)."""
     h, w = plane.shape[-2] // 2 * 2, plane.shape[-1] // 2 * 2
     lead = plane.shape[:-2]
-    binned = plane[..., :h, :w].reshape(*lead, h // 2, 2, w // 2, 2).mean(axis=(-3, -1))
+    cells = plane[..., :h, :w].reshape(*lead, h // 2, 2, w // 2, 2)
+    binned = cells.mean(axis=(-3, -1))
+    binned[cells.max(axis=(-3, -1)) >= 1.0] = 1.0  # a bin with a saturated pixel is saturated
     if min(binned.shape[-2:]) < MIN_SIDE:
         return 1.0
     mu, var, weight, _ = _variance_points(binned, max(4, block // 2), bins)

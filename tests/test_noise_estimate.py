@@ -92,3 +92,20 @@ def test_unmeasurable_images_get_a_message_naming_the_fix(plane, match):
         estimate_noise(plane)
     if "K, H, W" not in match:
         assert "noise_level=avg1 .. avg16" in str(err.value)
+
+
+@pytest.mark.parametrize(("width", "top"), [(200, 2000), (400, 2500), (400, 2000), (800, 2500)])
+def test_saturated_pixels_do_not_hide_the_noise(width, top):
+    # A bright cell clipped at the camera's maximum (3-5 % of the pixels): the flat,
+    # saturated blocks have no variance; they read as noise 100 .. 1e9 times weaker than the
+    # 500 .. 2500 photons elsewhere have.
+    yy, xx = np.mgrid[0:128, 0:128]
+    clean = 0.2 + 0.6 * np.exp(-((yy - 64) ** 2 + (xx - 64) ** 2) / width)
+    rng = np.random.default_rng(0)
+    counts = np.clip(rng.poisson(clean * 4000), 0, top).astype(np.float64)
+    lo, hi = counts.min(), counts.max()
+    unit = (counts - lo) / (hi - lo)
+    assert 0.01 < np.mean(unit == 1.0) < 0.3
+    est = estimate_noise(unit)
+    a = 1.0 / (hi - lo)  # the Poisson gain on the [0, 1] scale
+    assert est.variance(0.3) == pytest.approx(a * (0.3 + lo / (hi - lo)), rel=0.3)
