@@ -13,7 +13,7 @@ Averaging ``N`` captures divides both by ``N``.
 2. The plane is cut into ``block x block`` blocks; each gives its mean intensity and the
    variance of its high-pass values. Blocks with structure (edges, spots) have a larger
    high-pass variance than flat ones of the same brightness; blocks with a saturated pixel
-   (at 1) are left out, as clipping flattens them.
+   (at 1) are left out, as clipping flattens them, and so are blocks of a single value.
 3. Blocks are grouped by brightness; in each group a low quantile of the block variances (the
    flattest blocks), divided by what that quantile reads on pure white noise, is the noise
    variance at that brightness.
@@ -144,11 +144,12 @@ def _variance_points(
     """(brightness, variance, weight) per brightness group, and every block's brightness.
 
     Blocks holding a saturated pixel (1, the top of the scale) are left out: clipping flattens
-    them, and the flattest blocks are the ones a group's low quantile takes.
+    them, and the flattest blocks are the ones a group's low quantile takes. So are blocks of
+    one value (no variance: a constant fill, a masked region), which hold no noise to measure.
     """
     means, variances, tops = _block_stats(plane, block)
-    unsaturated = tops < 1.0
-    means, variances = means[unsaturated], variances[unsaturated]
+    measurable = (tops < 1.0) & (variances > 0.0)
+    means, variances = means[measurable], variances[measurable]
     if means.size == 0:
         return np.empty(0), np.empty(0), np.empty(0), means
     factor = _quantile_factor(block)
@@ -206,8 +207,8 @@ def estimate_noise(plane: np.ndarray, *, block: int = 8, bins: int = 16) -> Nois
     Raises
     ------
     NoiseEstimateError
-        For a plane smaller than 16 x 16, a constant plane, or one with too few unsaturated
-        blocks to measure; the message says what to give instead.
+        For a plane smaller than 16 x 16, a constant plane, or one with too few unsaturated,
+        non-constant blocks to measure; the message says what to give instead.
 
     Examples
     --------
@@ -236,7 +237,8 @@ def estimate_noise(plane: np.ndarray, *, block: int = 8, bins: int = 16) -> Nois
     if keep.sum() < 1 or weight[keep].sum() < 8:
         raise NoiseEstimateError(
             "too few unsaturated, unclipped regions to measure the noise (the image is "
-            "mostly at its minimum or maximum); give noise_level=avg1 .. avg16 instead of auto")
+            "mostly at its minimum or maximum, or of a few flat values); give noise_level=avg1 "
+            ".. avg16 instead of auto")
     a, b = _fit(mu[keep], var[keep], weight[keep])
     typical = float(np.median(means))
     floor = float(var[keep].min())

@@ -109,3 +109,17 @@ def test_saturated_pixels_do_not_hide_the_noise(width, top):
     est = estimate_noise(unit)
     a = 1.0 / (hi - lo)  # the Poisson gain on the [0, 1] scale
     assert est.variance(0.3) == pytest.approx(a * (0.3 + lo / (hi - lo)), rel=0.3)
+
+
+@pytest.mark.parametrize("fill", [0.3, 0.45])
+def test_a_flat_filled_region_does_not_hide_the_noise(fill):
+    # A border of one constant value (registration or stitching fill, a masked region): its
+    # blocks have no variance at all, and the fit took them as the noise (1e-20, as if 1e9
+    # captures were averaged), whatever the noise of the rest.
+    yy, xx = np.mgrid[0:128, 0:128]
+    clean = 0.1 + 0.7 * np.exp(-((yy - 64) ** 2 + (xx - 64) ** 2) / 1500.0)
+    counts = np.random.default_rng(8).poisson(clean * 300).astype(np.float64)
+    unit = (counts - counts.min()) / (counts.max() - counts.min())
+    truth = estimate_noise(unit).variance(0.1)
+    unit[:, :26] = fill
+    assert estimate_noise(unit).variance(0.1) == pytest.approx(truth, rel=0.3)
