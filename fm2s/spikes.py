@@ -8,8 +8,9 @@ denoise it far too little (``noise_level="auto"``) or far too much (a level give
 
 So the brightest pixels are examined first. A *spike* is a pixel more than
 :data:`SPIKE_RATIO` times as bright (above the data's minimum) as the second brightest of its
-eight neighbours: anything the optics resolve spreads over neighbouring pixels, a hot pixel
-does not (and the second brightest neighbour lets a pair of them through as well). Where every
+eight neighbours (five on an edge, three in a corner): anything the optics resolve spreads
+over neighbouring pixels, a hot pixel does not (and the second brightest neighbour lets a pair
+of them through as well). Where every
 pixel in the top half of the range is a spike, the range ends at the brightest pixel below
 that half, and the same is asked again there (spikes of several heights). The network trains
 on, and denoises, the image with each pixel above the range replaced by the median of its
@@ -125,6 +126,16 @@ def neighbour_indices(rows: np.ndarray, cols: np.ndarray, height: int,
     return r, c
 
 
+def inside(rows: np.ndarray, cols: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Which of each pixel's eight neighbours (n, 8), in the order of :func:`neighbour_indices`,
+    lie inside the image. The others are mirrored there onto a neighbour that is counted
+    already: they take no part in the spike test or the fill (at an edge, the other pixel of a
+    pair would be the second brightest neighbour as well as the brightest)."""
+    r = np.stack([rows + dr for dr, _ in _OFFSETS], axis=1)
+    c = np.stack([cols + dc for _, dc in _OFFSETS], axis=1)
+    return (r >= 0) & (r < height) & (c >= 0) & (c < width)
+
+
 def spike_limit(n_pixels: int) -> int:
     """The most pixels looked at as possible spikes in data of ``n_pixels`` pixels."""
     return max(MIN_SPIKES, int(n_pixels * MAX_SPIKE_SHARE))
@@ -147,7 +158,7 @@ def in_memory_range(view: np.ndarray, lo: float, hi: float) -> SpikeRange:
                 return None
             r, c = neighbour_indices(rows, cols, height, width)
             values.append(plane[rows, cols])
-            neighbours.append(plane[r, c])
+            neighbours.append(np.where(inside(rows, cols, height, width), plane[r, c], lo))
         return np.concatenate(values), np.concatenate(neighbours)
 
     def top_at_most(threshold: float) -> float:
@@ -177,7 +188,7 @@ def lazy_range(channel: Any, lo: float, hi: float) -> SpikeRange:
             np.concatenate([rows[:, None], r], axis=1).ravel(),
             np.concatenate([cols[:, None], c], axis=1).ravel())
         picked = np.asarray(channel.vindex[points].compute(scheduler="synchronous")).reshape(n, 9)
-        return picked[:, 0], picked[:, 1:]
+        return picked[:, 0], np.where(inside(rows, cols, height, width), picked[:, 1:], lo)
 
     def top_at_most(threshold: float) -> float:
         kept = da.where(channel <= threshold, channel, lo)
@@ -188,14 +199,17 @@ def lazy_range(channel: Any, lo: float, hi: float) -> SpikeRange:
 
 def fill_spikes(unit: np.ndarray, data: np.ndarray, top: float) -> None:
     """Give the pixels of ``unit`` (``data`` mapped to [0, 1]) where ``data`` lies above ``top``
-    the median of their eight neighbours, in place: what the network trains on and denoises
-    holds no spike (a spike clipped to the top of the range would leave a halo around it)."""
+    the median of their neighbours inside the image, in place: what the network trains on and
+    denoises holds no spike (a spike clipped to the top of the range would leave a halo around
+    it)."""
     where = np.nonzero(data > top)
     if not len(where[0]):
         return
     rows, cols = neighbour_indices(where[-2], where[-1], *data.shape[-2:])
     stack = tuple(np.repeat(s[:, None], 8, axis=1) for s in where[:-2])
-    unit[where] = np.median(unit[stack + (rows, cols)], axis=1)
+    near = np.where(inside(where[-2], where[-1], *data.shape[-2:]), unit[stack + (rows, cols)],
+                    np.nan)
+    unit[where] = np.nanmedian(near, axis=1)
 
 
 def keep_spikes(result: np.ndarray, source: np.ndarray, top: float) -> None:

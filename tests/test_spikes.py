@@ -128,3 +128,21 @@ def test_a_photon_count_of_a_few_levels_keeps_its_brightest_counts():
     counts[100, 100] = 60000  # a hot pixel above it is still set aside, and only it
     imap = intensity_map_for(counts)
     assert (imap.hi, imap.spikes) == (np.sort(counts, axis=None)[-2], 1)
+
+
+@pytest.mark.parametrize("where", [[(0, 20), (1, 20)], [(20, 63), (20, 62)], [(0, 0), (1, 1)],
+                                   [(63, 0), (62, 0)]])
+def test_a_pair_of_hot_pixels_on_an_edge_is_found_as_inside_the_image(where):
+    # the mirror of a neighbour beyond the edge is a neighbour inside it: counted twice, the
+    # other pixel of the pair was the second brightest neighbour as well as the brightest
+    _, noisy = noisy_phantom((64, 64), dtype="uint16", offset=100, seed=1)
+    hot = _with_hot_pixels(noisy, where, 65535)
+    imap = intensity_map_for(hot)
+    assert (imap.hi, imap.spikes) == (noisy.max(), 2)
+    lo, hi = float(hot.min()), float(hot.max())
+    assert lazy_range(da.from_array(hot, chunks=(32, 32)), lo, hi) == in_memory_range(hot, lo, hi)
+    unit = imap.to_unit(hot)  # filled from the neighbours inside the image only
+    for r, c in where:  # no brighter than its neighbours but the other one of the pair
+        near = hot[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2]
+        brightest = (near[near < 65535].max() - imap.lo) / (imap.hi - imap.lo)
+        assert unit[r, c] <= brightest + 1e-6
