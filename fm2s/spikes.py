@@ -152,10 +152,11 @@ def in_memory_range(view: np.ndarray, lo: float, hi: float) -> SpikeRange:
         values, neighbours, seen = [], [], 0
         for index in np.ndindex(stack):
             plane = view[index]
-            rows, cols = np.nonzero(plane > threshold)
-            seen += len(rows)
-            if seen > limit:
+            bright = plane > threshold
+            seen += int(np.count_nonzero(bright))
+            if seen > limit:  # counted before listed: a list of them costs 16 bytes a pixel
                 return None
+            rows, cols = np.nonzero(bright)
             r, c = neighbour_indices(rows, cols, height, width)
             values.append(plane[rows, cols])
             neighbours.append(np.where(inside(rows, cols, height, width), plane[r, c], lo))
