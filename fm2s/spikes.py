@@ -15,9 +15,10 @@ pixel in the top half of the range is a spike, the range ends at the brightest p
 that half, and the same is asked again there (spikes of several heights). The network trains
 on, and denoises, the image with each pixel above the range replaced by the median of its
 neighbours (clipped to the range, a spike would leave a halo around it); the result keeps
-those pixels as they were. Where any pixel of the top half is not a spike, or more than
-:data:`MAX_SPIKE_SHARE` of the pixels lie there, or (integer data) the range left spans fewer
-than :data:`MIN_INTEGER_SPAN` grey levels, the range is the data's as before.
+those pixels as they were. The search stops where any pixel of the top half is not a spike,
+where more than :data:`MAX_SPIKE_SHARE` of the pixels lie there, and (integer data) where the
+range it has come to spans fewer than :data:`MIN_INTEGER_SPAN` grey levels; the range is then
+where it stopped (the data's, where it stopped at once).
 
 Torch-free.
 """
@@ -45,9 +46,9 @@ MIN_SPIKES = 64
 #: Spikes of this many different heights at most are set aside.
 MAX_TIERS = 8
 
-#: Integer data whose range spans fewer grey levels than this is left as it is: in a photon
-#: count of a few levels, the shot noise itself makes pixels twice as bright as their
-#: neighbours.
+#: The search stops on integer data whose range spans fewer grey levels than this: in a
+#: photon count of a few levels, the shot noise itself makes pixels twice as bright as their
+#: neighbours. (Float data has no grey levels: the same counts as float are searched on.)
 MIN_INTEGER_SPAN = 64
 
 #: The eight neighbours of a pixel, as (row, column) offsets.
@@ -234,4 +235,5 @@ def spike_note(count: int, top: float) -> str:
     """What setting ``count`` spikes aside above ``top`` means, in a sentence."""
     return (f"{count} isolated pixel(s) far brighter than their neighbours (hot pixels?) lie "
             f"above the rest of the image, which ends at {top:g}: the intensity range ends "
-            "there, and they are kept as they were (intensity_range sets the range yourself)")
+            "there, and these pixels are not denoised but kept as they were; give an "
+            "intensity range to set it yourself")
