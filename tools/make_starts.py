@@ -1,4 +1,5 @@
-"""Make the starting networks that ``fast`` trains from (``fm2s/engine/start_weights/*.npz``).
+"""Make the starting networks that ``fast`` trains from
+(``fm2s/engine/methods/fm2s/start_weights/*.npz``).
 
 Each start is an FM2S network trained, as ``fast`` trains one on an image, on generated noisy
 phantoms (``fm2s.phantom.noisy_phantom``; no real data) with one preset's parameters at one
