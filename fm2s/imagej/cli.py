@@ -41,11 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     macro.add_argument("macro", help="the macro file (.ijm)")
     macro.add_argument("--arg", default="", help="string returned by getArgument() in the macro")
     where = macro.add_mutually_exclusive_group()
-    where.add_argument("--fiji", metavar="DIR", help="a Fiji.app to run with (pyimagej)")
+    where.add_argument("--fiji", metavar="DIR",
+                       help="a Fiji.app to run with (pyimagej; default $FM2S_FIJI)")
     where.add_argument(
         "--ij-jar",
         metavar="JAR",
-        help="an ImageJ 1.x jar (default $FM2S_IJ_JAR, else /usr/share/java/ij.jar)",
+        help="an ImageJ 1.x jar (used when no Fiji.app is given or set in $FM2S_FIJI; "
+             "default $FM2S_IJ_JAR, else /usr/share/java/ij.jar)",
     )
     macro.add_argument(
         "--display", choices=DISPLAY_MODES, default="auto",
