@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="fm2s-demo", metavar="DIR",
                    help="folder for the files (default ./fm2s-demo)")
     p.add_argument("--size", type=int, default=512, help="image side in pixels (default 512)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sample and of FM2S")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample and of FM2S (default 0)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads for torch (default: torch's choice)")
     p.set_defaults(func=demo_command)
