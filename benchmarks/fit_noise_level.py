@@ -10,9 +10,9 @@ measured noise) and, without training anything:
   against each image's best column (ties: the larger mean), the PSNR at an in-between level
   interpolated linearly in ``log2(level)`` between the columns around it. This is how the
   shipped pairs were chosen.
-- ``--leave-one-out`` (the default): the same fit, and the reference variance, made on all
-  fields of the preset but one, then scored on the one left out; once per field. This says
-  what to expect on fields the mapping never saw.
+- without ``--fit`` (the default: leave one field out): the same fit, and the reference
+  variance, made on all fields of the preset but one, then scored on the one left out; once
+  per field. This says what to expect on fields the mapping never saw.
 
 The interpolation is an estimate: the PSNR between columns is not measured, and it leaves out
 the share of the input that ``auto`` puts back from ``avg2`` up.

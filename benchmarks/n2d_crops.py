@@ -12,7 +12,7 @@ Usage::
     python benchmarks/n2d_crops.py --schedule reference --crop 128 --seeds 0 --label ref128
     python benchmarks/n2d_crops.py --schedule fast --set stage1_steps=400 --set crop=48 \\
         --crop 128 --seeds 0 1 --label fast-400
-    python benchmarks/n2d_crops.py --summary results/n2d_crops.jsonl
+    python benchmarks/n2d_crops.py --summary benchmarks/results/n2d_crops.jsonl
 
 The crop is taken at ``--at`` (row col, default the image centre); its rows and columns are
 the same for every image. Run with one torch thread (``--threads``, default 1) on a shared
