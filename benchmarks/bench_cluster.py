@@ -191,11 +191,13 @@ def _record(args: argparse.Namespace, row: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["stream", "folder", "overhead"])
-    parser.add_argument("--frames", type=int, default=2000)
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--files", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--memory-limit", type=float, help="GiB (a memory cgroup; root)")
+    parser.add_argument("--frames", type=int, default=2000, help="with stream: the stack's frames")
+    parser.add_argument("--size", type=int, default=256,
+                        help="with stream: the frames' side (folder's files are 512 x 512)")
+    parser.add_argument("--files", type=int, default=16, help="with folder: how many files")
+    parser.add_argument("--repeats", type=int, default=3, help="with overhead: runs of each")
+    parser.add_argument("--memory-limit", type=float,
+                        help="with stream: GiB (a memory cgroup; root)")
     parser.add_argument("--formats", nargs="+", choices=["tif", "zarr"], default=["tif", "zarr"],
                         help="with stream: the stack's formats")
     parser.add_argument("--tmp", help="where to write the data (default: the system's)")
