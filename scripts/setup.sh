@@ -33,6 +33,6 @@ if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   echo "setup: installing torch==2.13.0"
   .venv/bin/python -m pip install -q torch==2.13.0
 fi
-echo "setup: installing fm2s (editable) with the imagej, test and bench extras"
+echo "setup: installing fm2s (editable) with the imagej, test, bench and cluster extras"
 .venv/bin/python -m pip install -q -e ".[imagej,test,bench,cluster]"
 .venv/bin/python -c "import fm2s, torch; print(f'setup: fm2s {fm2s.__version__}, torch {torch.__version__}, ready')"
