@@ -141,6 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit", action="store_true",
                         help="fit each preset on all its images instead of leaving one field out")
     args = parser.parse_args(argv)
+    missing = [str(p) for p in (args.fixed, args.auto) if not p.exists()]
+    if missing:
+        print(f"no results file {', '.join(missing)}: make them first with "
+              "benchmarks/bench_noise_level.py (BENCHMARKS.md, section 7, gives the commands)",
+              file=sys.stderr)
+        return 1
     images = load(args.fixed, args.auto)
     if not images:
         print("no image has every fixed column and auto in these results", file=sys.stderr)
