@@ -112,6 +112,8 @@ def imageplus_metadata(imp: Any) -> ImageMetadata:
         meta.composite_mode = COMPOSITE_MODES[int(imp.getMode()) - 1]
     if not cal_signed16(imp):
         meta.imagej_metadata.update(_value_calibration(cal, int(imp.getBitDepth())))
+    if cal.getInvertY():  # y counts up from the bottom (ImageJ's TIFF key, as tifffile reads it)
+        meta.imagej_metadata["inverty"] = True
     return meta
 
 
@@ -259,7 +261,8 @@ def to_imageplus(
     out.setDimensions(n_c, n_z, n_t)
     if n_c > 1 or n_t > 1:  # a z-only stack stays a plain stack, as in ImageJ
         out.setOpenAsHyperStack(True)
-    _apply_calibration(out, meta.calibration, signed16=signed16)
+    _apply_calibration(out, meta.calibration, signed16=signed16,
+                       invert_y=str(meta.imagej_metadata.get("inverty")).lower() == "true")
     if not signed16:
         _apply_value_calibration(out, meta.imagej_metadata)
     if n_c > 1:
@@ -270,7 +273,8 @@ def to_imageplus(
     return out
 
 
-def _apply_calibration(imp: Any, calibration: Calibration, *, signed16: bool) -> None:
+def _apply_calibration(imp: Any, calibration: Calibration, *, signed16: bool,
+                       invert_y: bool = False) -> None:
     cal = _jclass("ij.measure.Calibration")()
     if calibration.x_spacing is not None or calibration.y_spacing is not None:
         # ImageJ holds both sizes: one known size stands for both (square pixels)
@@ -289,6 +293,7 @@ def _apply_calibration(imp: Any, calibration: Calibration, *, signed16: bool) ->
     cal.setTimeUnit(calibration.time_unit)
     if signed16:
         cal.setSigned16BitCalibration()
+    cal.setInvertY(invert_y)
     imp.setCalibration(cal)
 
 

@@ -161,3 +161,16 @@ def test_hot_pixels_set_aside_are_logged_and_kept(ij, capfd):
     assert line.startswith("FM2S Denoise: cells: note: 2 isolated pixel(s)")
     hot_a, hot_b, other = (float(v) for v in result.split("|"))
     assert hot_a == hot_b == 65535 and other < 10000
+
+
+def test_inverted_y_coordinates_are_kept(ij):
+    """"Invert Y coordinates" (Image > Properties) is part of the calibration: measured y
+    counts up from the bottom in the result as in the source."""
+    result = _run(
+        'setBatchMode(true);'
+        'newImage("cells", "16-bit ramp", 40, 32, 1); setOption("InvertY", true);'
+        'x = 0; y = 0; toScaled(x, y); before = y;'
+        f'run("FM2S Denoise", "{QUICK}");'
+        'x = 0; y = 0; toScaled(x, y); return getTitle() + "|" + before + "|" + y;'
+    )
+    assert result.split("|") == ["cells-FM2S", "31", "31"]
