@@ -114,7 +114,45 @@ def imageplus_metadata(imp: Any) -> ImageMetadata:
         meta.imagej_metadata.update(_value_calibration(cal, int(imp.getBitDepth())))
     if cal.getInvertY():  # y counts up from the bottom (ImageJ's TIFF key, as tifffile reads it)
         meta.imagej_metadata["inverty"] = True
+    if imp.getOverlay() is not None and int(imp.getOverlay().size()) > 0:
+        meta.imagej_metadata["Overlays"] = _encode_overlay(imp.getOverlay())
     return meta
+
+
+def _encode_overlay(overlay: Any) -> list[bytes]:
+    """An overlay as ImageJ's TIFF holds it: one ``.roi`` record per ROI, the first carrying
+    the overlay's own settings (labels, names, label colour and font), as ImageJ saves it."""
+    copy = overlay.duplicate()  # the prototype is set on copies: the source's ROIs stay as they are
+    encoder = _jclass("ij.io.RoiEncoder")
+    records = []
+    for i, roi in enumerate(copy.toArray()):
+        if i == 0:
+            roi.setPrototypeOverlay(copy)
+        records.append(bytes(np.array(memoryview(encoder.saveAsByteArray(roi))).view(np.uint8)))
+    return records
+
+
+def _apply_overlay(imp: Any, described: dict[str, Any]) -> None:
+    """Give ``imp`` the overlay in ``described["Overlays"]`` (``.roi`` records), if any."""
+    import jpype
+
+    records = described.get("Overlays")
+    if isinstance(records, bytes):  # one ROI, as tifffile may read it
+        records = [records]
+    if not isinstance(records, list):
+        return
+    overlay = None
+    for record in records:
+        roi = _jclass("ij.io.RoiDecoder").openFromByteArray(
+            jpype.JArray(jpype.JByte)(np.frombuffer(record, np.int8)))
+        if roi is None:
+            continue
+        if overlay is None:
+            prototype = roi.getPrototypeOverlay()
+            overlay = _jclass("ij.gui.Overlay")() if prototype is None else prototype.create()
+        overlay.add(roi)
+    if overlay is not None:
+        imp.setOverlay(overlay)
 
 
 def _value_calibration(cal: Any, bit_depth: int) -> dict[str, Any]:
@@ -270,6 +308,7 @@ def to_imageplus(
         out = _jclass("ij.CompositeImage")(out, mode)
     _apply_display(out, meta, n_c)
     _apply_info(out, meta)
+    _apply_overlay(out, meta.imagej_metadata)
     return out
 
 

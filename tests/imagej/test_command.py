@@ -174,3 +174,21 @@ def test_inverted_y_coordinates_are_kept(ij):
         'x = 0; y = 0; toScaled(x, y); return getTitle() + "|" + before + "|" + y;'
     )
     assert result.split("|") == ["cells-FM2S", "31", "31"]
+
+
+def test_overlay_is_kept(ij):
+    """The source's overlay (annotations, outlines) is on the result: each ROI with its place,
+    name and plane, and the source's overlay is left as it was."""
+    result = _run(
+        'setBatchMode(true);'
+        'newImage("cells", "8-bit ramp", 40, 32, 3);'
+        'makeRectangle(2, 3, 10, 11); Roi.setName("nucleus"); Overlay.addSelection;'
+        'setSlice(2); makeOval(5, 6, 8, 9); Roi.setPosition(2); Overlay.addSelection;'
+        'Roi.remove; setSlice(1); src = getImageID();'
+        f'run("FM2S Denoise", "{QUICK}");'
+        'n = Overlay.size; s = getTitle() + "|" + n;'
+        'for (i = 0; i < n; i++) { Overlay.activateSelection(i); getSelectionBounds(x, y, w, h);'
+        '  s = s + "|" + Roi.getName + ":" + x + "," + y + "," + w + "," + h + "@" + getSliceNumber(); }'
+        'selectImage(src); return s + "|" + Overlay.size;'
+    )
+    assert result.split("|") == ["cells-FM2S", "2", "nucleus:2,3,10,11@1", ":5,6,8,9@2", "2"]
