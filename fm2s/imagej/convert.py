@@ -110,6 +110,12 @@ def imageplus_metadata(imp: Any) -> ImageMetadata:
         meta.display_ranges = [(float(imp.getDisplayRangeMin()), float(imp.getDisplayRangeMax()))]
     if imp.isComposite():
         meta.composite_mode = COMPOSITE_MODES[int(imp.getMode()) - 1]
+    elif not meta.rgb and int(imp.getNChannels()) > 1:
+        # channels of a plain ImagePlus share its one LUT and range and show one at a time:
+        # ImageJ's "color" mode with that LUT and range on every channel
+        n_c = int(imp.getNChannels())
+        meta.luts = None if meta.luts is None else np.repeat(meta.luts[:1], n_c, axis=0)
+        meta.display_ranges, meta.composite_mode = meta.display_ranges[:1] * n_c, "color"
     if not cal_signed16(imp):
         meta.imagej_metadata.update(_value_calibration(cal, int(imp.getBitDepth())))
     if cal.getInvertY():  # y counts up from the bottom (ImageJ's TIFF key, as tifffile reads it)

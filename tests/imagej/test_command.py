@@ -192,3 +192,20 @@ def test_overlay_is_kept(ij):
         'selectImage(src); return s + "|" + Overlay.size;'
     )
     assert result.split("|") == ["cells-FM2S", "2", "nucleus:2,3,10,11@1", ":5,6,8,9@2", "2"]
+
+
+def test_channels_of_a_plain_image_keep_its_lut_and_range(ij):
+    """A multi-channel image that is not a composite (Stack.setDimensions on a stack) shows
+    every channel with its one LUT and display range: so does the result (no LUT of ImageJ's
+    choosing, no range stretched to the denoised pixels)."""
+    result = _run(
+        'setBatchMode(true);'
+        'newImage("cells", "16-bit ramp", 40, 32, 4); run("Fire"); setMinAndMax(100, 30000);'
+        'Stack.setDimensions(2, 2, 1); getLut(r, g, b); lut = "" + r[100] + g[100] + b[100];'
+        f'run("FM2S Denoise", "{QUICK}");'
+        'Stack.getDisplayMode(mode); s = getTitle() + "|" + mode;'
+        'for (c = 1; c <= 2; c++) { Stack.setChannel(c); getMinAndMax(lo, hi); getLut(r, g, b);'
+        '  s = s + "|" + lo + "-" + hi + "|" + ("" + r[100] + g[100] + b[100] == lut); }'
+        'return s;'
+    )
+    assert result.split("|") == ["cells-FM2S", "color", "100-30000", "1", "100-30000", "1"]
