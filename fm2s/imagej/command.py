@@ -38,6 +38,16 @@ def _ij() -> Any:
     return jpype.JClass("ij.IJ")
 
 
+def unique_title(title: str) -> str:
+    """``title``, with ``-1``, ``-2``... added where an open image (batch mode's too) has it:
+    a macro's ``selectImage(title)`` must not find an older image for the result."""
+    import jpype
+
+    taken = {str(t) for t in jpype.JClass("ij.WindowManager").getImageTitles()}
+    return next(name for name in (title, *(f"{title}-{i}" for i in range(1, len(taken) + 2)))
+                if name not in taken)
+
+
 class ImageJProgress:
     """Forward :func:`fm2s.denoise` progress events to ImageJ's progress bar and status line.
 
@@ -100,7 +110,8 @@ def denoise_imageplus(imp: Any, options: Options | str | None = None, *,
     Returns
     -------
     ij.ImagePlus
-        Titled ``<title>-FM2S``, not shown; its ``fm2s_seed`` property holds the seed used.
+        Titled ``<title>-FM2S`` (``-1``, ``-2``... added where an open image has that title, as
+        ImageJ's Duplicate does), not shown; its ``fm2s_seed`` property holds the seed used.
 
     Raises
     ------
@@ -124,7 +135,7 @@ def denoise_imageplus(imp: Any, options: Options | str | None = None, *,
         _ij().log(f"{COMMAND_NAME}: {title} {dict(data.sizes)} {data.dtype}, {opts.macro_string()}")
     result, meta = fm2s.denoise_with_metadata(
         data, progress=ImageJProgress(title) if progress else None, **opts.keywords())
-    out = to_imageplus(result, title=title + TITLE_SUFFIX)
+    out = to_imageplus(result, title=unique_title(title + TITLE_SUFFIX))
     if progress:
         ij = _ij()
         ij.showProgress(1.0)

@@ -12,9 +12,10 @@ pytestmark = [pytest.mark.imagej, requires_imagej]
 
 
 def _run(code: str) -> str | None:
+    """Run macro ``code`` with no image of an earlier test open (results are titled uniquely)."""
     from fm2s.imagej.batch.runner import run_macro_code
 
-    return run_macro_code(code)
+    return run_macro_code('setBatchMode(true); close("*"); ' + code)
 
 
 def test_macro_errors_then_denoise(ij):
@@ -209,3 +210,17 @@ def test_channels_of_a_plain_image_keep_its_lut_and_range(ij):
         'return s;'
     )
     assert result.split("|") == ["cells-FM2S", "color", "100-30000", "1", "100-30000", "1"]
+
+
+def test_the_result_title_is_made_unique_where_an_image_has_it(ij):
+    """As ImageJ's Duplicate does: selectImage of the plain title must not find an older image."""
+    result = _run(
+        'setBatchMode(true);'
+        'newImage("older-FM2S", "8-bit black", 32, 32, 1);'
+        'newImage("older", "8-bit random", 32, 32, 1);'
+        f'run("FM2S Denoise", "{QUICK}");'
+        'title = getTitle(); mean = getValue("Mean");'
+        'selectImage("older-FM2S");'
+        'return title + "|" + (mean > 0) + "|" + getValue("Mean");'
+    )
+    assert result.split("|") == ["older-FM2S-1", "1", "0"]
