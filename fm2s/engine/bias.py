@@ -42,20 +42,27 @@ def restore_local_mean(noisy: torch.Tensor, denoised: torch.Tensor, sigma: float
 def gaussian_blur(plane: torch.Tensor, sigma: float, strip: int = 512) -> torch.Tensor:
     """Separable Gaussian filter of an ``(H, W)`` plane, truncated at 4 sigma, edges reflected.
 
+    Each axis is truncated on its own where it is too short to reflect 4 sigma (at ``side - 1``
+    pixels), so an 11 x 512 plane is still filtered over +-4 sigma along its 512 pixels.
     Computed in strips of ``strip`` output rows, so a 4096 x 4096 plane needs tens of MB of
     working memory rather than the GB a single convolution over it would take on the CPU.
     """
     radius = max(1, int(4.0 * sigma + 0.5))
     h, w = plane.shape
-    radius = min(radius, h - 1, w - 1)
-    x = torch.arange(-radius, radius + 1, dtype=plane.dtype, device=plane.device)
-    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
-    kernel /= kernel.sum()
-    row_kernel, col_kernel = kernel.view(1, 1, 1, -1), kernel.view(1, 1, -1, 1)
-    padded = F.pad(plane[None, None], (radius, radius, radius, radius), mode="reflect")
+    rh, rw = min(radius, h - 1), min(radius, w - 1)
+    row_kernel = _kernel(sigma, rw, plane).view(1, 1, 1, -1)
+    col_kernel = _kernel(sigma, rh, plane).view(1, 1, -1, 1)
+    padded = F.pad(plane[None, None], (rw, rw, rh, rh), mode="reflect")
     out = torch.empty_like(plane)
     for top in range(0, h, strip):
         bottom = min(h, top + strip)
-        rows = padded[..., top : bottom + 2 * radius, :]
+        rows = padded[..., top : bottom + 2 * rh, :]
         out[top:bottom] = F.conv2d(F.conv2d(rows, row_kernel), col_kernel)[0, 0]
     return out
+
+
+def _kernel(sigma: float, radius: int, like: torch.Tensor) -> torch.Tensor:
+    """The normalized Gaussian of ``sigma`` over ``-radius..radius``, in ``like``'s dtype and device."""
+    x = torch.arange(-radius, radius + 1, dtype=like.dtype, device=like.device)
+    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
+    return kernel / kernel.sum()
