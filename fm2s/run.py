@@ -32,6 +32,19 @@ class Run:
     stack_mode: str
 
     @property
+    def cpu_threads(self) -> int | None:
+        """The CPU threads torch ran on (``num_threads``, else torch's setting; FM2S trains on
+        one fewer, beside its noise thread), or None on a GPU. Another count can give other
+        pixels (float sums in another order), so the record keeps it."""
+        if self.device.type != "cpu":
+            return None
+        if self.options.num_threads is not None:
+            return int(self.options.num_threads)
+        import torch
+
+        return int(torch.get_num_threads())
+
+    @property
     def training_precision(self) -> str:
         """``"bfloat16"`` when the schedule asks for it and the device has it, else ``"float32"``
         (as the method's training decides it)."""
@@ -101,7 +114,7 @@ class Run:
 
         ``maps`` and ``settings`` are the channels' intensity maps and settings. Where hot
         pixels were set aside above a channel's range (:mod:`fm2s.spikes`), ``fm2s_hot_pixels``
-        counts them per channel. With
+        counts them per channel; on a CPU, ``fm2s_cpu_threads`` is :attr:`cpu_threads`. With
         ``noise_level="auto"`` the level chosen, the factors, the start and the measured noise
         are lists, one item per channel (:func:`auto_level_metadata`).
         """
@@ -125,6 +138,8 @@ class Run:
                      and o.applies_to(opts.method)})
         if any(m.spikes for m in maps):  # hot pixels above each range, kept as they were
             meta["fm2s_hot_pixels"] = [m.spikes for m in maps]
+        if self.cpu_threads is not None:  # other thread counts can give other pixels
+            meta["fm2s_cpu_threads"] = self.cpu_threads
         given = opts.values["schedule"]
         if opts.method != "fm2s":  # no noise model; the schedule, a few numbers, in full
             meta["fm2s_training_precision"] = self.training_precision

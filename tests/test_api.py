@@ -573,3 +573,12 @@ def test_planes_too_small_for_noise2detail_get_a_clear_error(side):
     with pytest.raises(fm2s.errors.ImageError, match="Noise2Detail .* needs at least 13 x 13"):
         fm2s.denoise(image, method="n2d", schedule="quick", seed=0)
     assert fm2s.denoise(image, method="zsn2n", schedule="quick", seed=0).shape == image.shape
+
+
+def test_the_cpu_threads_that_ran_are_recorded(noisy_u8):
+    import torch
+
+    _, given = fm2s.denoise_with_metadata(noisy_u8, schedule=API, seed=0, num_threads=1)
+    _, default = fm2s.denoise_with_metadata(noisy_u8, schedule=API, seed=0)
+    assert given["fm2s_cpu_threads"] == 1
+    assert default["fm2s_cpu_threads"] == torch.get_num_threads()
