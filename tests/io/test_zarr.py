@@ -136,18 +136,24 @@ def test_translation_and_channel_names_colours_windows_are_kept(tmp_path, capsys
     assert channels[0]["window"]["max"] == 65535
 
 
-def test_a_killed_runs_temporary_store_is_removed_and_the_store_redone(tmp_path, capsys):
+@pytest.mark.parametrize("left, extra", [
     # a run killed while writing x_fm2s.zarr leaves its temporary folder; the next run stopped
     # with a traceback (IsADirectoryError) before any work, every time
+    (".cells_fm2s.zarr.0123abcd.tmp", []),
+    # --overwrite moves the old store aside (.x_fm2s.zarr.<hex>.old) and then deletes it; a run
+    # stopped while deleting a large one left it, hidden, for good
+    (".cells_fm2s.zarr.0123abcd.old", ["--overwrite"]),
+])
+def test_a_store_a_stopped_run_left_is_removed_and_the_store_written(tmp_path, capsys, left,
+                                                                      extra):
     (tmp_path / "in").mkdir()
     io.write_zarr(tmp_path / "in" / "cells.zarr", _image().isel(t=0, ch=0))
     out = tmp_path / "out"
-    stale = out / ".cells_fm2s.zarr.0123abcd.tmp"
-    (stale / "s0" / "c" / "0").mkdir(parents=True)
-    (stale / "zarr.json").write_text("{}")
-    (stale / "s0" / "c" / "0" / "0").write_bytes(b"half a chunk")
+    (out / left / "s0" / "c" / "0").mkdir(parents=True)
+    (out / left / "zarr.json").write_text("{}")
+    (out / left / "s0" / "c" / "0" / "0").write_bytes(b"half a chunk")
     assert main(["denoise", str(tmp_path / "in"), "-o", str(out), "--schedule", "quick",
-                 "--seed", "0", "--threads", "1", "--no-progress"]) == 0
+                 "--seed", "0", "--threads", "1", "--no-progress", *extra]) == 0
     assert "removed 1 temporary file(s)" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["cells_fm2s.zarr"]
     assert io.read_zarr(out / "cells_fm2s.zarr").shape == (4, 32, 40)
@@ -164,18 +170,3 @@ def test_no_output_is_written_inside_an_input_store(tmp_path, capsys):
                      "--no-progress"]) == 1
         assert "refusing to write" in capsys.readouterr().err
     assert sorted(p.relative_to(store) for p in store.rglob("*")) == before
-
-
-def test_a_replaced_store_left_by_a_stopped_overwrite_is_removed(tmp_path, capsys):
-    # --overwrite moves the old store aside (.x_fm2s.zarr.<hex>.old) and then deletes it; a run
-    # stopped while deleting a large one left it, hidden, for good
-    (tmp_path / "in").mkdir()
-    io.write_zarr(tmp_path / "in" / "cells.zarr", _image().isel(t=0, ch=0))
-    out = tmp_path / "out"
-    old = out / ".cells_fm2s.zarr.0123abcd.old"
-    (old / "s0" / "c" / "1").mkdir(parents=True)
-    (old / "zarr.json").write_text("{}")
-    assert main(["denoise", str(tmp_path / "in"), "-o", str(out), "--schedule", "quick",
-                 "--seed", "0", "--threads", "1", "--no-progress", "--overwrite"]) == 0
-    assert "removed 1 temporary file(s)" in capsys.readouterr().err
-    assert sorted(p.name for p in out.iterdir()) == ["cells_fm2s.zarr"]
