@@ -3,7 +3,8 @@
 ``fm2s.denoise(xr.open_zarr(...)["image"])`` (or any DataArray whose data is a Dask array)
 returns at once a DataArray whose data is a Dask array too, so that it can be written chunk by
 chunk (``to_zarr``, :func:`fm2s.io.write_tiff`) or computed on a cluster. What cannot wait is
-done first: one pass over the data for each channel's intensity range (and its NaN check), and
+done first: one pass over the data for each channel's intensity range (and its NaN check), one
+more for the hot pixels above it (:mod:`fm2s.spikes`; a few more where it finds some), and
 the training of each channel's shared model on up to ``MAX_SHARED_PLANES`` evenly spaced planes,
 the same planes and generators an in-memory run uses. The trained models travel with the task
 graph; every block of whole planes is then denoised where it is computed. The pixels are the
