@@ -138,8 +138,8 @@ class Run:
                      and o.applies_to(opts.method)})
         if any(m.spikes for m in maps):  # hot pixels above each range, kept as they were
             meta["fm2s_hot_pixels"] = [m.spikes for m in maps]
-        if self.cpu_threads is not None:  # other thread counts can give other pixels
-            meta["fm2s_cpu_threads"] = self.cpu_threads
+        if (threads := self.cpu_threads) is not None:  # other counts can give other pixels
+            meta["fm2s_cpu_threads"] = threads
         given = opts.values["schedule"]
         if opts.method != "fm2s":  # no noise model; the schedule, a few numbers, in full
             meta["fm2s_training_precision"] = self.training_precision
