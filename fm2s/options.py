@@ -131,9 +131,20 @@ class Option:
             raise
         except ValueError as exc:
             hint = ""
-            if isinstance(value, str) and re.search(r"\d,\d", value):  # "0,5" (a German locale)
+            if self._reads_with_decimal_points(value):  # "0,5" (a German locale)
                 hint = "; numbers take a point for decimals and no comma (0.5, not 0,5)"
             raise OptionError(self.name, f"{exc}{hint}") from None
+
+    def _reads_with_decimal_points(self, value: Any) -> bool:
+        """Whether ``value`` is text with decimal commas that reads once they are points (a
+        comma that separates intensity_range's numbers, as in ``4095,100``, is not one)."""
+        if not isinstance(value, str) or not re.search(r"\d,\d", value):
+            return False
+        try:
+            self.read(re.sub(r"(?<=\d),(?=\d)", ".", value))
+        except ValueError:
+            return False
+        return True
 
 
 def _read_schedule(value: Any) -> str | Schedule | N2DSchedule:

@@ -159,3 +159,12 @@ def test_a_decimal_comma_is_refused_saying_how_to_write_the_number(name, text):
     with pytest.raises(OptionError, match=r"point for decimals and no comma \(0\.5, not 0,5\)"):
         validate_options(**{name: text})
     assert validate_options(intensity_range="100,4095").intensity_range == (100.0, 4095.0)
+
+
+@pytest.mark.parametrize("text", ["4095,100", "100,100"])
+def test_a_range_with_a_comma_between_its_numbers_is_not_told_to_drop_the_comma(text):
+    # the comma separates intensity_range's numbers ("100,4095" is read); a reversed range was
+    # told "no comma (0.5, not 0,5)", which is not what was wrong
+    with pytest.raises(OptionError, match="lo < hi") as caught:
+        validate_options(intensity_range=text)
+    assert "no comma" not in str(caught.value)
