@@ -61,8 +61,8 @@ class NoiseEstimate:
         ``4 * variance after 2 x 2 binning / variance``: 1 for white noise, up to 4 for noise
         shared by neighbouring pixels.
     typical : float
-        The brightness at which the noise is summarized (the median of the plane's unsaturated
-        blocks).
+        The brightness at which the noise is summarized (the median of the plane's blocks the
+        fit can use: unsaturated, not of one value).
     blocks : int
         Number of blocks the fit used.
     floor : float
