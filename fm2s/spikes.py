@@ -65,13 +65,10 @@ class SpikeRange:
         The brightest pixel that is not a spike: where the range ends.
     count : int
         How many pixels lie above ``top`` (the spikes set aside); 0 when none.
-    brightest : float
-        The data's maximum (the brightest spike where there are some).
     """
 
     top: float
     count: int
-    brightest: float
 
 
 #: ``above(threshold)`` gives the values of the pixels above ``threshold`` and, per pixel, its
@@ -105,7 +102,7 @@ def spike_free_range(lo: float, hi: float, above: Above, top_at_most: TopAtMost,
         if found is None or not len(found[0]) or not is_spike(*found, lo).all():
             break
         top, count = top_at_most(threshold), len(found[0])
-    return SpikeRange(float(top), count, float(hi))
+    return SpikeRange(float(top), count)
 
 
 def is_spike(values: np.ndarray, neighbours: np.ndarray, lo: float) -> np.ndarray:
