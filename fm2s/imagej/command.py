@@ -38,6 +38,21 @@ def _ij() -> Any:
     return jpype.JClass("ij.IJ")
 
 
+def keep_display_state(source: Any, result: Any) -> None:
+    """Show the ``result`` ImagePlus as ``source`` is shown: at its channel, slice and frame,
+    with its composite's active channels, its overlay hidden where it is, and at its frame
+    rate (``Calibration.fps``, which the animation and AVI export use)."""
+    result.setPosition(source.getC(), source.getZ(), source.getT())
+    if source.isComposite() and result.isComposite():
+        shown, showing = source.getActiveChannels(), result.getActiveChannels()
+        for c in range(min(len(shown), len(showing))):
+            showing[c] = shown[c]
+    result.setHideOverlay(bool(source.getHideOverlay()))
+    calibration = result.getCalibration()
+    calibration.fps = source.getCalibration().fps
+    result.setCalibration(calibration)
+
+
 def unique_title(title: str) -> str:
     """``title``, with ``-1``, ``-2``... added where an open image (batch mode's too) has it:
     a macro's ``selectImage(title)`` must not find an older image for the result."""
@@ -136,6 +151,7 @@ def denoise_imageplus(imp: Any, options: Options | str | None = None, *,
     result, meta = fm2s.denoise_with_metadata(
         data, progress=ImageJProgress(title) if progress else None, **opts.keywords())
     out = to_imageplus(result, title=unique_title(title + TITLE_SUFFIX))
+    keep_display_state(imp, out)
     if progress:
         ij = _ij()
         ij.showProgress(1.0)

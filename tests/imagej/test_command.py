@@ -224,3 +224,23 @@ def test_the_result_title_is_made_unique_where_an_image_has_it(ij):
         'return title + "|" + (mean > 0) + "|" + getValue("Mean");'
     )
     assert result.split("|") == ["older-FM2S-1", "1", "0"]
+
+
+def test_the_result_is_shown_as_the_source_is(ij):
+    """Position, active channels, a hidden overlay and the frame rate go with the result."""
+    state = ('Stack.getPosition(c, z, t); Stack.getActiveChannels(active);'
+             'state = "" + c + "," + z + "," + t + "|" + active + "|" + Overlay.hidden + "|"'
+             '        + Stack.getFrameRate();')
+    result = _run(
+        'newImage("cells", "16-bit ramp", 40, 32, 2, 2, 2);'
+        'run("Make Composite", "display=Composite");'
+        'makeRectangle(2, 2, 8, 8); Overlay.addSelection; Roi.remove; Overlay.hide;'
+        'Stack.setPosition(2, 2, 1); Stack.setActiveChannels("01"); Stack.setFrameRate(5);'
+        + state + 'source = state;'
+        f'run("FM2S Denoise", "{QUICK}");'
+        + state + 'return source + "#" + state;'
+    )
+    source, denoised = result.split("#")
+    assert source.split("|")[0] == "2,2,1" and source.split("|")[1].startswith("01")
+    assert source.split("|")[2:] == ["1", "5"]
+    assert denoised == source
