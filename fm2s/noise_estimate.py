@@ -117,9 +117,9 @@ def _block_stats(planes: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray
         return x[:h, :w].reshape(h // block, block, w // block, block).swapaxes(1, 2).reshape(
             -1, block * block)
 
-    means = blocks(inner).mean(axis=1)
+    pixels = blocks(inner)
     variances = (blocks(high) ** 2).mean(axis=1)  # the high-pass has zero mean on flat blocks
-    return means, variances, blocks(inner).max(axis=1)
+    return pixels.mean(axis=1), variances, pixels.max(axis=1)
 
 
 #: Quantile of the block variances taken in each brightness group: the flatter blocks.
