@@ -305,7 +305,7 @@ def validate_options(**values: Any) -> Options:
     """
     unknown = sorted(set(values) - set(OPTION_NAMES))
     if unknown:
-        guesses = [f"{name} (did you mean {closest_option(name)}?)" if closest_option(name)
+        guesses = [f"{name} (did you mean {guess}?)" if (guess := closest_option(name))
                    else name for name in unknown]
         raise OptionError(
             unknown[0],
