@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -128,8 +129,6 @@ def remove_temporary(path: Path) -> None:
     FileNotFoundError
         If ``path`` is gone.
     """
-    import shutil
-
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     else:
@@ -160,8 +159,6 @@ def atomic_write_dir(
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
     """
-    import shutil
-
     path, tmp = _destination_and_temporary(path, overwrite)
     try:
         write(tmp)
